@@ -1,0 +1,1 @@
+//! A local, stateful WeCom emulator (to be written).
