@@ -1,3 +1,10 @@
 //! wecom-relay: turns application events into WeCom (企业微信) messages.
 
+pub mod api;
+pub mod config;
+pub mod delivery;
 pub mod emulator;
+pub mod render;
+pub mod startup;
+pub mod telemetry;
+pub mod wecom;

@@ -1,0 +1,378 @@
+//! Settings: figment layers (built-in defaults < TOML file < `WECOM_RELAY_` environment), then
+//! validation that names the offending key and says how to fix it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::wecom::MsgType;
+
+/// Environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "WECOM_RELAY_CONFIG";
+const ENV_PREFIX: &str = "WECOM_RELAY_";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub wecom: WeComSettings,
+    pub templates: TemplateSettings,
+    pub delivery: DeliverySettings,
+    pub events: BTreeMap<String, EventSettings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// Bearer tokens accepted on `/notify/*` and the admin API. Never serialized back out.
+    #[serde(skip_serializing)]
+    pub auth_tokens: Vec<SecretString>,
+    pub max_body_bytes: usize,
+    /// How long `?wait=true` waits for the delivery outcome before answering 504.
+    #[serde(with = "humantime_serde")]
+    pub wait_timeout: Duration,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeComSettings {
+    pub api_base: url::Url,
+    pub corp_id: String,
+    pub agent_id: i64,
+    #[serde(skip_serializing)]
+    pub secret: Option<SecretString>,
+    pub secret_file: Option<PathBuf>,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// A token is refreshed this long before WeCom's `expires_in` runs out.
+    #[serde(with = "humantime_serde")]
+    pub token_refresh_margin: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateSettings {
+    /// Directory holding the event templates; relative to the config file's directory.
+    pub dir: PathBuf,
+    /// The UTC offset in which templates show `now` (China Standard Time by default).
+    pub utc_offset: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliverySettings {
+    /// Delays between attempts; the last one repeats until `max_attempts` or `max_age`.
+    #[serde(with = "humantime_serde_vec")]
+    pub retry_schedule: Vec<Duration>,
+    /// Each delay is spread by up to this fraction either way so retries do not arrive in lockstep.
+    pub jitter: f64,
+    pub max_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// Notifications accepted but not yet finished; past this the relay answers 503.
+    pub queue_capacity: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventSettings {
+    pub template: String,
+    #[serde(default)]
+    pub msgtype: MsgType,
+    #[serde(default)]
+    pub to_user: Vec<String>,
+    #[serde(default)]
+    pub to_party: Vec<String>,
+    #[serde(default)]
+    pub to_tag: Vec<String>,
+    /// Dotted paths that must be non-empty strings in the posted JSON (`user.username`).
+    #[serde(default)]
+    pub required: Vec<String>,
+}
+
+mod humantime_serde_vec {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        let texts: Vec<String> = v
+            .iter()
+            .map(|d| humantime_serde::re::humantime::format_duration(*d).to_string())
+            .collect();
+        texts.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        let texts = Vec::<String>::deserialize(d)?;
+        texts
+            .iter()
+            .map(|t| {
+                humantime_serde::re::humantime::parse_duration(t).map_err(|e| {
+                    serde::de::Error::custom(format!(
+                        "`{t}`: {e} (write e.g. \"5s\", \"2m\", \"1h\")"
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let event = |template: &str, required: &[&str]| EventSettings {
+            template: template.into(),
+            msgtype: MsgType::Text,
+            to_user: vec!["@all".into()],
+            to_party: vec![],
+            to_tag: vec![],
+            required: required.iter().map(|s| s.to_string()).collect(),
+        };
+        Settings {
+            server: ServerSettings::default(),
+            wecom: WeComSettings::default(),
+            templates: TemplateSettings::default(),
+            delivery: DeliverySettings::default(),
+            events: BTreeMap::from([
+                (
+                    "user-added".into(),
+                    event("user-added.txt", &["user.username"]),
+                ),
+                ("alert".into(), event("alert.txt", &["content"])),
+            ]),
+        }
+    }
+}
+
+impl Default for TemplateSettings {
+    fn default() -> Self {
+        TemplateSettings {
+            dir: "templates".into(),
+            utc_offset: "+08:00".into(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            auth_tokens: vec![],
+            max_body_bytes: 64 * 1024,
+            wait_timeout: Duration::from_secs(10),
+            workers: 0,
+        }
+    }
+}
+
+impl Default for WeComSettings {
+    fn default() -> Self {
+        WeComSettings {
+            api_base: url::Url::parse("https://qyapi.weixin.qq.com").expect("static URL"),
+            corp_id: String::new(),
+            agent_id: 0,
+            secret: None,
+            secret_file: None,
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(10),
+            token_refresh_margin: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        let secs = |s: u64| Duration::from_secs(s);
+        DeliverySettings {
+            retry_schedule: vec![
+                secs(5),
+                secs(30),
+                secs(120),
+                secs(600),
+                secs(1800),
+                secs(3600),
+            ],
+            jitter: 0.2,
+            max_attempts: 12,
+            max_age: secs(24 * 3600),
+            queue_capacity: 100_000,
+        }
+    }
+}
+
+/// Why the configuration cannot be used; the text names the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration: {0}")]
+    Figment(#[from] Box<figment::Error>),
+}
+
+fn invalid(msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(msg.into())
+}
+
+/// Which file to read: `--config`, else `$WECOM_RELAY_CONFIG`, else `./config.toml` when present.
+pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
+    let named = explicit
+        .map(|p| (p.to_path_buf(), "--config"))
+        .or_else(|| std::env::var_os(CONFIG_ENV).map(|p| (PathBuf::from(p), CONFIG_ENV)));
+    match named {
+        Some((path, _)) if path.is_file() => Ok(Some(path)),
+        Some((path, from_)) => Err(invalid(format!(
+            "{from_} names `{}`, which is not a readable file: fix the path or create the file \
+             (the repository's config.toml is a documented example)",
+            path.display()
+        ))),
+        None => Ok(Path::new("config.toml")
+            .is_file()
+            .then(|| PathBuf::from("config.toml"))),
+    }
+}
+
+impl Settings {
+    /// Loads the layers and validates everything that does not need the secret.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
+        let mut settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        if let Some(dir) = file.and_then(Path::parent) {
+            if settings.templates.dir.is_relative() {
+                settings.templates.dir = dir.join(&settings.templates.dir);
+            }
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        if s.auth_tokens.is_empty() && !s.listen.ip().is_loopback() {
+            return Err(invalid(format!(
+                "server.auth_tokens is empty but server.listen = {} is not a loopback address: \
+                 anyone on the network could send WeCom messages. Set tokens \
+                 (server.auth_tokens = [\"...\"] or WECOM_RELAY_SERVER__AUTH_TOKENS='[\"...\"]') \
+                 or listen on 127.0.0.1",
+                s.listen
+            )));
+        }
+        if let Some(i) = s
+            .auth_tokens
+            .iter()
+            .position(|t| t.expose_secret().len() < 16)
+        {
+            return Err(invalid(format!(
+                "server.auth_tokens[{i}] is shorter than 16 characters: use a long random token \
+                 (e.g. `openssl rand -hex 32`)"
+            )));
+        }
+        if s.max_body_bytes < 256 {
+            return Err(invalid("server.max_body_bytes must be at least 256"));
+        }
+        let w = &self.wecom;
+        if !matches!(w.api_base.scheme(), "http" | "https") {
+            return Err(invalid("wecom.api_base must be an http(s) URL"));
+        }
+        if w.secret.is_some() && w.secret_file.is_some() {
+            return Err(invalid(
+                "both wecom.secret and wecom.secret_file are set: keep only one",
+            ));
+        }
+        let d = &self.delivery;
+        if d.retry_schedule.is_empty() {
+            return Err(invalid(
+                "delivery.retry_schedule must list at least one delay",
+            ));
+        }
+        if !(0.0..=1.0).contains(&d.jitter) {
+            return Err(invalid("delivery.jitter must be between 0.0 and 1.0"));
+        }
+        if d.max_attempts == 0 || d.queue_capacity == 0 {
+            return Err(invalid(
+                "delivery.max_attempts and delivery.queue_capacity must be at least 1",
+            ));
+        }
+        for (name, event) in &self.events {
+            validate_event(name, event)?;
+        }
+        Ok(())
+    }
+
+    /// Everything `serve` needs beyond `load`: a corp, an app and its secret.
+    pub fn require_wecom(&self) -> Result<SecretString, ConfigError> {
+        let w = &self.wecom;
+        if w.corp_id.trim().is_empty() {
+            return Err(invalid(
+                "wecom.corp_id is empty: copy the corp ID (企业ID, starts with `ww`) from the WeCom \
+                 admin console, 我的企业 → 企业信息, or set WECOM_RELAY_WECOM__CORP_ID; \
+                 no WeCom account? try `wecom-relay demo`",
+            ));
+        }
+        if w.agent_id <= 0 {
+            return Err(invalid(
+                "wecom.agent_id is not set: copy the app's AgentId from 应用管理 → your app \
+                 (e.g. 1000002), or set WECOM_RELAY_WECOM__AGENT_ID",
+            ));
+        }
+        let secret = match (&w.secret, &w.secret_file) {
+            (Some(s), _) => s.clone(),
+            (None, Some(path)) => read_secret_file(path)?,
+            (None, None) => {
+                return Err(invalid(
+                    "wecom.secret is not set: set WECOM_RELAY_WECOM__SECRET, or wecom.secret_file = \
+                     \"/run/secrets/wecom\" (the app's Secret from 应用管理 → your app)",
+                ));
+            }
+        };
+        if secret.expose_secret().trim().is_empty() {
+            return Err(invalid("wecom.secret is empty: set the app's Secret"));
+        }
+        Ok(secret)
+    }
+}
+
+fn read_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        invalid(format!(
+            "wecom.secret_file `{}` cannot be read ({e}): fix the path or its permissions",
+            path.display()
+        ))
+    })?;
+    Ok(SecretString::from(text.trim().to_owned()))
+}
+
+fn validate_event(name: &str, event: &EventSettings) -> Result<(), ConfigError> {
+    let ok_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !ok_name {
+        return Err(invalid(format!(
+            "events.{name}: event names may use only a-z, 0-9, `-` and `_`"
+        )));
+    }
+    if event.to_user.is_empty() && event.to_party.is_empty() && event.to_tag.is_empty() {
+        return Err(invalid(format!(
+            "events.{name} has no recipients: set to_user (member ids or \"@all\"), to_party or to_tag"
+        )));
+    }
+    crate::wecom::Recipients::new(&event.to_user, &event.to_party, &event.to_tag)
+        .map_err(|e| invalid(format!("events.{name}: {e}")))?;
+    Ok(())
+}

@@ -1,0 +1,285 @@
+//! `WeComClient`: the one place that calls WeCom. It owns the HTTP client, the app's secret and
+//! its token cache, and turns WeCom's "HTTP 200 with errcode" answers into typed errors.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::WeComError;
+use super::errcode::ErrorClass;
+use super::message::{Message, SendReceipt, SendRequest, SendResponse};
+use super::redact::redact;
+use super::token::{AccessToken, TokenCache, TokenKey};
+use crate::config::WeComSettings;
+
+/// After `gettoken` fails for a reason only the operator can fix (wrong secret, untrusted IP),
+/// the relay does not ask again for this long: a wrong secret repeated gets the IP banned for
+/// an hour (DOC 90313, 45009).
+const GETTOKEN_REFUSAL_PAUSE: Duration = Duration::from_secs(30);
+
+/// How one send is made.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SendOptions {
+    /// Ask WeCom to drop an identical request seen within this window (`enable_duplicate_check`);
+    /// set on a resend after an ambiguous outcome. WeCom caps the window at 4 h.
+    pub duplicate_check: Option<Duration>,
+}
+
+pub struct WeComClient {
+    http: reqwest::Client,
+    api_base: url::Url,
+    key: TokenKey,
+    secret: SecretString,
+    refresh_margin: Duration,
+    tokens: TokenCache,
+    last_refusal: Mutex<Option<(Instant, WeComError)>>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default = "default_expires_in")]
+    expires_in: u64,
+}
+
+fn default_expires_in() -> u64 {
+    7200
+}
+
+impl WeComClient {
+    pub fn new(cfg: &WeComSettings, secret: SecretString) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            .user_agent(concat!("wecom-relay/", env!("CARGO_PKG_VERSION")))
+            // WeCom never redirects an API call; following one could send the token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let mut api_base = cfg.api_base.clone();
+        if !api_base.path().ends_with('/') {
+            api_base.set_path(&format!("{}/", api_base.path()));
+        }
+        Ok(WeComClient {
+            http,
+            api_base,
+            key: (cfg.corp_id.clone(), cfg.agent_id),
+            secret,
+            refresh_margin: cfg.token_refresh_margin,
+            tokens: TokenCache::new(),
+            last_refusal: Mutex::new(None),
+        })
+    }
+
+    /// Sends one app message. A token WeCom refuses (40001/40014/42001) is dropped and the send
+    /// is made once more with a fresh one; any other failure is returned for the caller to retry
+    /// or report.
+    pub async fn send(&self, msg: &Message, opts: SendOptions) -> Result<SendReceipt, WeComError> {
+        // WeCom's window is in seconds, at most 4 h.
+        let window = opts
+            .duplicate_check
+            .map(|d| d.as_secs().clamp(1, 4 * 3600) as u32);
+        let body = SendRequest::new(msg, self.key.1, window);
+        let token = self.token().await?;
+        let first = self.post("message/send", &token, &body).await;
+        let response: SendResponse = match first {
+            Err(e) if e.class() == ErrorClass::RefreshToken => {
+                log::info!(
+                    "WeCom refused the access_token (errcode {:?}); fetching a new one and resending once",
+                    e.errcode()
+                );
+                self.tokens.invalidate_if_current(&self.key, &token).await;
+                let token = self.token().await?;
+                // A second refusal right after a fresh token is not cured by a third token:
+                // leave it to the retry schedule.
+                self.post("message/send", &token, &body)
+                    .await
+                    .map_err(demote_token_error)?
+            }
+            other => other?,
+        };
+        let receipt = SendReceipt::from(response);
+        if receipt.has_invalid() {
+            log::warn!(
+                "WeCom accepted msgid {} but could not reach: users {:?}, parties {:?}, tags {:?}, unlicensed {:?}",
+                receipt.msgid,
+                receipt.invalid_users,
+                receipt.invalid_parties,
+                receipt.invalid_tags,
+                receipt.unlicensed_users
+            );
+        }
+        Ok(receipt)
+    }
+
+    async fn token(&self) -> Result<std::sync::Arc<AccessToken>, WeComError> {
+        self.tokens
+            .get_or_fetch(&self.key, self.fetch_token())
+            .await
+    }
+
+    async fn fetch_token(&self) -> Result<AccessToken, WeComError> {
+        if let Some((at, err)) = &*self.last_refusal.lock().expect("poisoned") {
+            if at.elapsed() < GETTOKEN_REFUSAL_PAUSE {
+                return Err(WeComError::TokenBackoff {
+                    errcode: err.errcode().unwrap_or(0),
+                    hint: err.hint(),
+                });
+            }
+        }
+        let url = self.url("cgi-bin/gettoken");
+        let request = self.http.get(url).query(&[
+            ("corpid", self.key.0.as_str()),
+            ("corpsecret", self.secret.expose_secret()),
+        ]);
+        let result: Result<TokenResponse, WeComError> = self.call("gettoken", request, None).await;
+        match result {
+            Ok(t) => {
+                log::debug!(
+                    "gettoken for corp {} app {}: ok, expires_in {} s",
+                    self.key.0,
+                    self.key.1,
+                    t.expires_in
+                );
+                Ok(AccessToken::new(
+                    t.access_token,
+                    Duration::from_secs(t.expires_in),
+                    self.refresh_margin,
+                ))
+            }
+            Err(e) => {
+                log::warn!(
+                    "gettoken for corp {} app {} failed: {e}; fix: {}",
+                    self.key.0,
+                    self.key.1,
+                    e.hint()
+                );
+                if e.class() == ErrorClass::Permanent && e.errcode().is_some() {
+                    *self.last_refusal.lock().expect("poisoned") =
+                        Some((Instant::now(), e.clone()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn post<B: serde::Serialize, R: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        token: &AccessToken,
+        body: &B,
+    ) -> Result<R, WeComError> {
+        // WeCom takes the token only in the query string ("access_token需要拼接在URL中", 41001).
+        let request = self
+            .http
+            .post(self.url(&format!("cgi-bin/{api}")))
+            .query(&[("access_token", token.expose())])
+            .json(body);
+        self.call(api, request, Some(token)).await
+    }
+
+    fn url(&self, path: &str) -> url::Url {
+        self.api_base.join(path).expect("static API path")
+    }
+
+    /// Makes the call and reads WeCom's envelope: HTTP status, then `errcode` (which may be missing
+    /// on success), then the typed body.
+    async fn call<R: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        request: reqwest::RequestBuilder,
+        token: Option<&AccessToken>,
+    ) -> Result<R, WeComError> {
+        let started = Instant::now();
+        let scrub = |text: &str| {
+            let mut secrets = vec![self.secret.expose_secret()];
+            secrets.extend(token.map(AccessToken::expose));
+            redact(text, &secrets)
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(api, e, &scrub))?;
+        let status = response.status();
+        if !status.is_success() {
+            log::debug!("WeCom {api}: HTTP {status} after {:?}", started.elapsed());
+            return Err(WeComError::Http {
+                api,
+                status: status.as_u16(),
+            });
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(api, e, &scrub))?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| WeComError::Decode {
+            api,
+            detail: e.to_string(),
+        })?;
+        let errcode = match value.get("errcode") {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(s)) => s.trim().parse().unwrap_or(-1),
+            Some(v) => v.as_i64().unwrap_or(-1),
+        };
+        log::debug!(
+            "WeCom {api}: errcode {errcode} after {:?}",
+            started.elapsed()
+        );
+        if errcode != 0 {
+            let errmsg = value
+                .get("errmsg")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Err(WeComError::api(api, errcode, scrub(errmsg)));
+        }
+        serde_json::from_value(value).map_err(|e| WeComError::Decode {
+            api,
+            detail: e.to_string(),
+        })
+    }
+}
+
+/// reqwest's errors name the URL, which carries the secret or the token: drop it, keep the cause.
+fn transport_error(
+    api: &'static str,
+    e: reqwest::Error,
+    scrub: &dyn Fn(&str) -> String,
+) -> WeComError {
+    let mut detail = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        source = s.source();
+    }
+    let e = e.without_url();
+    let detail = scrub(&detail);
+    if e.is_connect() {
+        WeComError::Connect { api, detail }
+    } else {
+        // A timeout or a connection lost after the request went out: WeCom may have acted on it.
+        WeComError::Timeout { api, detail }
+    }
+}
+
+fn demote_token_error(e: WeComError) -> WeComError {
+    match e {
+        WeComError::Api {
+            api,
+            errcode,
+            errmsg,
+            class: ErrorClass::RefreshToken,
+            hint,
+        } => WeComError::Api {
+            api,
+            errcode,
+            errmsg,
+            class: ErrorClass::RetryLater,
+            hint,
+        },
+        other => other,
+    }
+}

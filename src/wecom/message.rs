@@ -1,0 +1,310 @@
+//! Messages as the relay builds them (`Message`), and their private wire shapes for `message/send`.
+
+use serde::{Deserialize, Serialize};
+
+/// What the member sees. Only text and markdown for now; markdown is not shown by the
+/// WeChat plugin ("暂不支持此消息类型"), so text is the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MsgType {
+    #[default]
+    Text,
+    Markdown,
+}
+
+impl MsgType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MsgType::Text => "text",
+            MsgType::Markdown => "markdown",
+        }
+    }
+
+    /// WeCom's limit for the content of this msgtype, in UTF-8 bytes (app text and markdown: 2048).
+    pub fn content_limit(self) -> usize {
+        2048
+    }
+}
+
+/// Marker appended when content is cut so that the reader knows something is missing.
+const TRUNCATION_MARKER: &str = "…（内容过长，已截断）";
+
+/// Message content that fits WeCom's byte limit for its msgtype.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content(String);
+
+impl Content {
+    /// Cuts `text` on a UTF-8 boundary, with a visible marker, so that it fits `msgtype`'s limit.
+    /// WeCom would otherwise cut silently (text) or reject it (40058/45002 seen in the wild).
+    pub fn fit(text: &str, msgtype: MsgType) -> Content {
+        // C0 control characters other than tab and newlines draw 40033 ("illegal characters")
+        // or break the client; they are never meaningful in a notification.
+        let clean: String = text
+            .chars()
+            .filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r'))
+            .collect();
+        let limit = msgtype.content_limit();
+        if clean.len() <= limit {
+            return Content(clean);
+        }
+        let mut cut = limit - TRUNCATION_MARKER.len();
+        while !clean.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        Content(format!("{}{TRUNCATION_MARKER}", &clean[..cut]))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_truncated(&self) -> bool {
+        self.0.ends_with(TRUNCATION_MARKER)
+    }
+}
+
+/// Who receives a message: member ids, department ids and tag ids.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Recipients {
+    users: Vec<String>,
+    parties: Vec<String>,
+    tags: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecipientsError {
+    #[error("no recipients: give at least one of to_user, to_party, to_tag")]
+    Empty,
+    #[error("{field} has {count} entries; WeCom accepts at most {max} in one message")]
+    TooMany {
+        field: &'static str,
+        count: usize,
+        max: usize,
+    },
+    #[error("{field} entry `{value}` is not valid: {why}")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        why: &'static str,
+    },
+}
+
+impl Recipients {
+    pub fn new(
+        users: &[String],
+        parties: &[String],
+        tags: &[String],
+    ) -> Result<Self, RecipientsError> {
+        let clean = |v: &[String]| -> Vec<String> {
+            v.iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let r = Recipients {
+            users: clean(users),
+            parties: clean(parties),
+            tags: clean(tags),
+        };
+        if r.users.is_empty() && r.parties.is_empty() && r.tags.is_empty() {
+            return Err(RecipientsError::Empty); // WeCom: 82001
+        }
+        // Limits of message/send: 1000 users (40032), 100 parties / tags (82002 / 82003).
+        for (field, list, max) in [
+            ("to_user", &r.users, 1000),
+            ("to_party", &r.parties, 100),
+            ("to_tag", &r.tags, 100),
+        ] {
+            if list.len() > max {
+                return Err(RecipientsError::TooMany {
+                    field,
+                    count: list.len(),
+                    max,
+                });
+            }
+        }
+        for u in &r.users {
+            // A userid is 1–64 of `A-Za-z0-9-_.@` (40003); `|` would split it on the wire.
+            let ok = u == "@all"
+                || (u.len() <= 64
+                    && u.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)));
+            if !ok {
+                return Err(RecipientsError::Invalid {
+                    field: "to_user",
+                    value: u.clone(),
+                    why: "a member id is 1-64 letters, digits, `-`, `_`, `.` or `@` (or \"@all\")",
+                });
+            }
+        }
+        for (field, list) in [("to_party", &r.parties), ("to_tag", &r.tags)] {
+            if let Some(bad) = list.iter().find(|p| !p.chars().all(|c| c.is_ascii_digit())) {
+                return Err(RecipientsError::Invalid {
+                    field,
+                    value: bad.clone(),
+                    why: "department and tag ids are numbers",
+                });
+            }
+        }
+        Ok(r)
+    }
+
+    pub fn users(&self) -> &[String] {
+        &self.users
+    }
+}
+
+/// A message ready for WeCom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub msgtype: MsgType,
+    pub content: Content,
+    pub recipients: Recipients,
+}
+
+/// What WeCom answered to an accepted send. Members it could not reach are listed, never hidden.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SendReceipt {
+    pub msgid: String,
+    pub invalid_users: Vec<String>,
+    pub invalid_parties: Vec<String>,
+    pub invalid_tags: Vec<String>,
+    pub unlicensed_users: Vec<String>,
+}
+
+impl SendReceipt {
+    pub fn has_invalid(&self) -> bool {
+        !(self.invalid_users.is_empty()
+            && self.invalid_parties.is_empty()
+            && self.invalid_tags.is_empty()
+            && self.unlicensed_users.is_empty())
+    }
+}
+
+#[derive(Serialize)]
+struct ContentBody<'a> {
+    content: &'a str,
+}
+
+/// The JSON body of `message/send`.
+#[derive(Serialize)]
+pub(super) struct SendRequest<'a> {
+    touser: String,
+    toparty: String,
+    totag: String,
+    msgtype: &'static str,
+    agentid: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<ContentBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    markdown: Option<ContentBody<'a>>,
+    enable_duplicate_check: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicate_check_interval: Option<u32>,
+}
+
+impl<'a> SendRequest<'a> {
+    pub(super) fn new(msg: &'a Message, agentid: i64, duplicate_check: Option<u32>) -> Self {
+        let body = || {
+            Some(ContentBody {
+                content: msg.content.as_str(),
+            })
+        };
+        let r = &msg.recipients;
+        SendRequest {
+            touser: r.users.join("|"),
+            toparty: r.parties.join("|"),
+            totag: r.tags.join("|"),
+            msgtype: msg.msgtype.as_str(),
+            agentid,
+            text: if msg.msgtype == MsgType::Text {
+                body()
+            } else {
+                None
+            },
+            markdown: if msg.msgtype == MsgType::Markdown {
+                body()
+            } else {
+                None
+            },
+            enable_duplicate_check: u8::from(duplicate_check.is_some()),
+            duplicate_check_interval: duplicate_check,
+        }
+    }
+}
+
+/// The body of a `message/send` answer with errcode 0. Every field may be missing.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct SendResponse {
+    msgid: String,
+    invaliduser: String,
+    invalidparty: String,
+    invalidtag: String,
+    unlicenseduser: String,
+}
+
+impl From<SendResponse> for SendReceipt {
+    fn from(r: SendResponse) -> Self {
+        // The invalid* fields are `|`-joined strings, empty when all went well.
+        let split = |s: String| -> Vec<String> {
+            s.split('|')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        SendReceipt {
+            msgid: r.msgid,
+            invalid_users: split(r.invaliduser),
+            invalid_parties: split(r.invalidparty),
+            invalid_tags: split(r.invalidtag),
+            unlicensed_users: split(r.unlicenseduser),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_over_the_limit_is_cut_on_a_char_boundary_with_a_marker() {
+        let text = "用".repeat(1000); // 3000 bytes
+        let c = Content::fit(&text, MsgType::Text);
+        assert!(c.as_str().len() <= 2048, "{} bytes", c.as_str().len());
+        assert!(c.is_truncated());
+        assert!(
+            c.as_str()
+                .trim_end_matches(TRUNCATION_MARKER)
+                .chars()
+                .all(|ch| ch == '用')
+        );
+    }
+
+    #[test]
+    fn content_within_the_limit_is_kept_verbatim() {
+        let text = "a \"quoted\" `tick` <b>html</b>\nline two";
+        assert_eq!(Content::fit(text, MsgType::Text).as_str(), text);
+        assert!(!Content::fit(text, MsgType::Text).is_truncated());
+    }
+
+    #[test]
+    fn recipients_reject_ids_that_would_break_the_pipe_list() {
+        let bad = Recipients::new(&["a|b".into()], &[], &[]);
+        assert!(matches!(bad, Err(RecipientsError::Invalid { .. })));
+        assert_eq!(Recipients::new(&[], &[], &[]), Err(RecipientsError::Empty));
+    }
+
+    #[test]
+    fn invalid_lists_are_split() {
+        let r: SendReceipt = SendResponse {
+            msgid: "m".into(),
+            invaliduser: "bob|carol".into(),
+            ..Default::default()
+        }
+        .into();
+        assert_eq!(r.invalid_users, ["bob", "carol"]);
+        assert!(r.invalid_parties.is_empty());
+    }
+}
