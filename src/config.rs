@@ -24,6 +24,8 @@ pub struct Settings {
     pub wecom: WeComSettings,
     pub templates: TemplateSettings,
     pub delivery: DeliverySettings,
+    pub queue: QueueSettings,
+    pub limits: LimitSettings,
     pub events: BTreeMap<String, EventSettings>,
 }
 
@@ -82,6 +84,65 @@ pub struct DeliverySettings {
     pub max_age: Duration,
     /// Notifications accepted but not yet finished; past this the relay answers 503.
     pub queue_capacity: usize,
+    /// Sends to WeCom in flight at once.
+    pub concurrency: usize,
+    /// WeCom's `duplicate_check_interval` (at most 4 h): a resend within it is not shown twice.
+    #[serde(with = "humantime_serde")]
+    pub duplicate_check_window: Duration,
+    /// On SIGTERM/SIGINT, how long in-flight sends may take to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueBackend {
+    /// Embedded SQLite at `queue.path`: a 202 survives a crash.
+    Sqlite,
+    /// Nothing on disk: what is not yet sent is lost on a restart.
+    Memory,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    pub backend: QueueBackend,
+    /// The SQLite file (relative to the working directory).
+    pub path: PathBuf,
+    /// Sent and failed notifications are forgotten after this long; dead ones are kept.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// WeCom drops what one app sends one member beyond 30 a minute and 1000 an hour.
+    pub per_member_per_minute: usize,
+    pub per_member_per_hour: usize,
+    /// Held-back notifications wait this long for company before their digest goes out.
+    #[serde(with = "humantime_serde")]
+    pub digest_delay: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            backend: QueueBackend::Sqlite,
+            path: "wecom-relay-queue.sqlite".into(),
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            per_member_per_minute: 30,
+            per_member_per_hour: 1000,
+            digest_delay: Duration::from_secs(2),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -99,6 +160,13 @@ pub struct EventSettings {
     /// Dotted paths that must be non-empty strings in the posted JSON (`user.username`).
     #[serde(default)]
     pub required: Vec<String>,
+    /// A one-line template standing for the notification in a digest (`{{ user.username }}`);
+    /// by default the message's first line.
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// The digest's heading for this event; by default the event name.
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 mod humantime_serde_vec {
@@ -106,10 +174,8 @@ mod humantime_serde_vec {
     use std::time::Duration;
 
     pub fn serialize<S: Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
-        let texts: Vec<String> = v
-            .iter()
-            .map(|d| humantime_serde::re::humantime::format_duration(*d).to_string())
-            .collect();
+        let texts: Vec<String> =
+            v.iter().map(|d| humantime_serde::re::humantime::format_duration(*d).to_string()).collect();
         texts.serialize(s)
     }
 
@@ -119,9 +185,7 @@ mod humantime_serde_vec {
             .iter()
             .map(|t| {
                 humantime_serde::re::humantime::parse_duration(t).map_err(|e| {
-                    serde::de::Error::custom(format!(
-                        "`{t}`: {e} (write e.g. \"5s\", \"2m\", \"1h\")"
-                    ))
+                    serde::de::Error::custom(format!("`{t}`: {e} (write e.g. \"5s\", \"2m\", \"1h\")"))
                 })
             })
             .collect()
@@ -130,25 +194,29 @@ mod humantime_serde_vec {
 
 impl Default for Settings {
     fn default() -> Self {
-        let event = |template: &str, required: &[&str]| EventSettings {
+        let event = |template: &str, required: &[&str], summary: &str, label: &str| EventSettings {
             template: template.into(),
             msgtype: MsgType::Text,
             to_user: vec!["@all".into()],
             to_party: vec![],
             to_tag: vec![],
             required: required.iter().map(|s| s.to_string()).collect(),
+            summary: Some(summary.into()),
+            label: Some(label.into()),
         };
         Settings {
             server: ServerSettings::default(),
             wecom: WeComSettings::default(),
             templates: TemplateSettings::default(),
             delivery: DeliverySettings::default(),
+            queue: QueueSettings::default(),
+            limits: LimitSettings::default(),
             events: BTreeMap::from([
                 (
                     "user-added".into(),
-                    event("user-added.txt", &["user.username"]),
+                    event("user-added.txt", &["user.username"], "{{ user.username }}", "新用户"),
                 ),
-                ("alert".into(), event("alert.txt", &["content"])),
+                ("alert".into(), event("alert.txt", &["content"], "{{ content }}", "告警")),
             ]),
         }
     }
@@ -156,10 +224,7 @@ impl Default for Settings {
 
 impl Default for TemplateSettings {
     fn default() -> Self {
-        TemplateSettings {
-            dir: "templates".into(),
-            utc_offset: "+08:00".into(),
-        }
+        TemplateSettings { dir: "templates".into(), utc_offset: "+08:00".into() }
     }
 }
 
@@ -194,18 +259,14 @@ impl Default for DeliverySettings {
     fn default() -> Self {
         let secs = |s: u64| Duration::from_secs(s);
         DeliverySettings {
-            retry_schedule: vec![
-                secs(5),
-                secs(30),
-                secs(120),
-                secs(600),
-                secs(1800),
-                secs(3600),
-            ],
+            retry_schedule: vec![secs(5), secs(30), secs(120), secs(600), secs(1800), secs(3600)],
             jitter: 0.2,
             max_attempts: 12,
             max_age: secs(24 * 3600),
             queue_capacity: 100_000,
+            concurrency: 16,
+            duplicate_check_window: secs(4 * 3600),
+            shutdown_grace: secs(10),
         }
     }
 }
@@ -235,9 +296,7 @@ pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, ConfigError> {
              (the repository's config.toml is a documented example)",
             path.display()
         ))),
-        None => Ok(Path::new("config.toml")
-            .is_file()
-            .then(|| PathBuf::from("config.toml"))),
+        None => Ok(Path::new("config.toml").is_file().then(|| PathBuf::from("config.toml"))),
     }
 }
 
@@ -249,9 +308,7 @@ impl Settings {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
-        let mut settings: Settings = figment
-            .extract()
-            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        let mut settings: Settings = figment.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
         if let Some(dir) = file.and_then(Path::parent) {
             if settings.templates.dir.is_relative() {
                 settings.templates.dir = dir.join(&settings.templates.dir);
@@ -272,11 +329,7 @@ impl Settings {
                 s.listen
             )));
         }
-        if let Some(i) = s
-            .auth_tokens
-            .iter()
-            .position(|t| t.expose_secret().len() < 16)
-        {
+        if let Some(i) = s.auth_tokens.iter().position(|t| t.expose_secret().len() < 16) {
             return Err(invalid(format!(
                 "server.auth_tokens[{i}] is shorter than 16 characters: use a long random token \
                  (e.g. `openssl rand -hex 32`)"
@@ -290,22 +343,39 @@ impl Settings {
             return Err(invalid("wecom.api_base must be an http(s) URL"));
         }
         if w.secret.is_some() && w.secret_file.is_some() {
-            return Err(invalid(
-                "both wecom.secret and wecom.secret_file are set: keep only one",
-            ));
+            return Err(invalid("both wecom.secret and wecom.secret_file are set: keep only one"));
         }
         let d = &self.delivery;
         if d.retry_schedule.is_empty() {
-            return Err(invalid(
-                "delivery.retry_schedule must list at least one delay",
-            ));
+            return Err(invalid("delivery.retry_schedule must list at least one delay"));
         }
         if !(0.0..=1.0).contains(&d.jitter) {
             return Err(invalid("delivery.jitter must be between 0.0 and 1.0"));
         }
-        if d.max_attempts == 0 || d.queue_capacity == 0 {
+        if d.max_attempts == 0 || d.queue_capacity == 0 || d.concurrency == 0 {
             return Err(invalid(
-                "delivery.max_attempts and delivery.queue_capacity must be at least 1",
+                "delivery.max_attempts, delivery.queue_capacity and delivery.concurrency must be at least 1",
+            ));
+        }
+        if d.duplicate_check_window < Duration::from_secs(1)
+            || d.duplicate_check_window > Duration::from_secs(4 * 3600)
+        {
+            return Err(invalid("delivery.duplicate_check_window must be between 1s and 4h (WeCom's limit)"));
+        }
+        let l = &self.limits;
+        if l.per_member_per_minute < 2 || l.per_member_per_hour < 2 {
+            return Err(invalid(
+                "limits.per_member_per_minute and limits.per_member_per_hour must be at least 2 (one slot is kept for digests)",
+            ));
+        }
+        if l.per_member_per_minute > 30 || l.per_member_per_hour > 1000 {
+            log::warn!(
+                "limits above WeCom's 30 a minute / 1000 an hour per member: WeCom silently drops the excess"
+            );
+        }
+        if self.events.contains_key("digest") {
+            return Err(invalid(
+                "events.digest: `digest` is the relay's own event for merged messages; pick another name",
             ));
         }
         for (name, event) in &self.events {
@@ -359,13 +429,9 @@ fn read_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
 
 fn validate_event(name: &str, event: &EventSettings) -> Result<(), ConfigError> {
     let ok_name = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !ok_name {
-        return Err(invalid(format!(
-            "events.{name}: event names may use only a-z, 0-9, `-` and `_`"
-        )));
+        return Err(invalid(format!("events.{name}: event names may use only a-z, 0-9, `-` and `_`")));
     }
     if event.to_user.is_empty() && event.to_party.is_empty() && event.to_tag.is_empty() {
         return Err(invalid(format!(

@@ -8,10 +8,7 @@ use wecom_relay::config::{self, Settings};
 use wecom_relay::startup::{Application, BoxError};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Relay application events to WeCom (企业微信) members"
-)]
+#[command(version, about = "Relay application events to WeCom (企业微信) members")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -51,17 +48,13 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
     let file = config::locate(cli.config.as_deref())?;
     let settings = Settings::load(file.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => Ok(Application::build(settings)
-            .await?
-            .run_until_stopped()
-            .await?),
+        Command::Serve => Ok(Application::build(settings).await?.run_until_stopped().await?),
         Command::Render { event, data } => {
-            let renderer =
-                wecom_relay::render::Renderer::load(&settings.templates, &settings.events)?;
-            let context: serde_json::Value = serde_json::from_str(&data)
-                .map_err(|e| format!("--data is not valid JSON: {e}"))?;
-            let message = renderer.render(&event, &context, Default::default())?;
-            println!("{}", message.content.as_str());
+            let renderer = wecom_relay::render::Renderer::load(&settings.templates, &settings.events)?;
+            let context: serde_json::Value =
+                serde_json::from_str(&data).map_err(|e| format!("--data is not valid JSON: {e}"))?;
+            let rendered = renderer.render(&event, &context, Default::default())?;
+            println!("{}", rendered.message.content.as_str());
             Ok(())
         }
     }

@@ -13,6 +13,9 @@ use crate::wecom::{Content, Message, MsgType, Recipients};
 /// One configured event: its template, msgtype, recipients and required fields.
 struct EventSpec {
     template: String,
+    /// Name of the compiled one-line summary template, if the event has one.
+    summary: Option<String>,
+    label: String,
     msgtype: MsgType,
     recipients: Recipients,
     required: Vec<String>,
@@ -23,6 +26,16 @@ struct EventSpec {
 pub struct Overrides {
     pub msgtype: Option<MsgType>,
     pub recipients: Option<Recipients>,
+}
+
+/// A rendered event.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub message: Message,
+    /// One line standing for the notification in a digest (`alice`).
+    pub summary: String,
+    /// The digest's heading for the event (`新用户`).
+    pub label: String,
 }
 
 pub struct Renderer {
@@ -50,10 +63,7 @@ impl Renderer {
             time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]"),
         )
         .map_err(|_| {
-            format!(
-                "templates.utc_offset = {:?} is not an offset like \"+08:00\"",
-                settings.utc_offset
-            )
+            format!("templates.utc_offset = {:?} is not an offset like \"+08:00\"", settings.utc_offset)
         })?;
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
@@ -71,11 +81,21 @@ impl Renderer {
                 )
             })?;
             if env.get_template(&event.template).is_err() {
-                env.add_template_owned(event.template.clone(), source)
-                    .map_err(|e| describe(&path, &e))?;
+                env.add_template_owned(event.template.clone(), source).map_err(|e| describe(&path, &e))?;
             }
+            let summary = match &event.summary {
+                Some(source) => {
+                    let key = format!("events.{name}.summary");
+                    env.add_template_owned(key.clone(), source.clone())
+                        .map_err(|e| describe(Path::new(&key), &e))?;
+                    Some(key)
+                }
+                None => None,
+            };
             let spec = EventSpec {
                 template: event.template.clone(),
+                summary,
+                label: event.label.clone().unwrap_or_else(|| name.clone()),
                 msgtype: event.msgtype,
                 recipients: Recipients::new(&event.to_user, &event.to_party, &event.to_tag)
                     .map_err(|e| format!("events.{name}: {e}"))?,
@@ -83,19 +103,17 @@ impl Renderer {
             };
             specs.insert(name.clone(), spec);
         }
-        let renderer = Renderer {
-            env,
-            utc_offset,
-            events: specs,
-        };
+        let renderer = Renderer { env, utc_offset, events: specs };
         // A trial render, with just the required fields, finds unknown filters and bad
         // expressions now rather than at the first request.
         for (name, spec) in &renderer.events {
+            let sample = sample_context(&spec.required);
             renderer
-                .render_text(&spec.template, &sample_context(&spec.required))
-                .map_err(|e| {
-                    format!("events.{name}: {}", describe(&dir.join(&spec.template), &e))
-                })?;
+                .render_text(&spec.template, &sample)
+                .map_err(|e| format!("events.{name}: {}", describe(&dir.join(&spec.template), &e)))?;
+            if let Some(summary) = &spec.summary {
+                renderer.render_text(summary, &sample).map_err(|e| describe(Path::new(summary), &e))?;
+            }
         }
         Ok(renderer)
     }
@@ -111,51 +129,43 @@ impl Renderer {
 
     /// The dotted paths this event needs as non-empty strings (`user.username`).
     pub fn required_fields(&self, event: &str) -> &[String] {
-        self.events
-            .get(event)
-            .map_or(&[], |s| s.required.as_slice())
+        self.events.get(event).map_or(&[], |s| s.required.as_slice())
     }
 
-    /// Renders `event` with `context` into a message that fits WeCom's limits.
+    /// Renders `event` with `context` into a message that fits WeCom's limits, with the line
+    /// that stands for it in a digest.
     pub fn render(
         &self,
         event: &str,
         context: &serde_json::Value,
         overrides: Overrides,
-    ) -> Result<Message, RenderError> {
-        let spec = self
-            .events
-            .get(event)
-            .ok_or_else(|| RenderError::Template {
-                template: event.into(),
-                detail: "unknown event".into(),
-            })?;
-        let text =
-            self.render_text(&spec.template, context)
-                .map_err(|e| RenderError::Template {
-                    template: spec.template.clone(),
-                    detail: e.to_string(),
-                })?;
+    ) -> Result<Rendered, RenderError> {
+        let spec = self.events.get(event).ok_or_else(|| RenderError::Template {
+            template: event.into(),
+            detail: "unknown event".into(),
+        })?;
+        let failed = |template: &str| {
+            let template = template.to_owned();
+            move |e: minijinja::Error| RenderError::Template { template, detail: e.to_string() }
+        };
+        let text = self.render_text(&spec.template, context).map_err(failed(&spec.template))?;
+        let summary = match &spec.summary {
+            Some(name) => self.render_text(name, context).map_err(failed(name))?,
+            None => text.trim().lines().next().unwrap_or_default().to_owned(),
+        };
         let msgtype = overrides.msgtype.unwrap_or(spec.msgtype);
-        Ok(Message {
+        let message = Message {
             msgtype,
             content: Content::fit(text.trim(), msgtype),
-            recipients: overrides
-                .recipients
-                .unwrap_or_else(|| spec.recipients.clone()),
-        })
+            recipients: overrides.recipients.unwrap_or_else(|| spec.recipients.clone()),
+        };
+        Ok(Rendered { message, summary: summary.trim().to_owned(), label: spec.label.clone() })
     }
 
-    fn render_text(
-        &self,
-        template: &str,
-        context: &serde_json::Value,
-    ) -> Result<String, minijinja::Error> {
+    fn render_text(&self, template: &str, context: &serde_json::Value) -> Result<String, minijinja::Error> {
         let now = time::OffsetDateTime::now_utc()
             .to_offset(self.utc_offset)
-            .format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute]:[second]"
-            ))
+            .format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
             .unwrap_or_default();
         let ctx = Value::from_serialize(context);
         let ctx = minijinja::context! { now => now, ..ctx };
@@ -171,16 +181,8 @@ fn sample_context(required: &[String]) -> serde_json::Value {
         let parts: Vec<&str> = path.split('.').collect();
         for (i, part) in parts.iter().enumerate() {
             let leaf = i + 1 == parts.len();
-            let default = if leaf {
-                serde_json::json!("sample")
-            } else {
-                serde_json::json!({})
-            };
-            node = node
-                .as_object_mut()
-                .expect("objects only")
-                .entry(*part)
-                .or_insert(default);
+            let default = if leaf { serde_json::json!("sample") } else { serde_json::json!({}) };
+            node = node.as_object_mut().expect("objects only").entry(*part).or_insert(default);
         }
     }
     root
@@ -200,11 +202,7 @@ fn format_value(
     state: &minijinja::State,
     value: &Value,
 ) -> Result<(), minijinja::Error> {
-    if state.name().ends_with(".md")
-        && !value.is_safe()
-        && !value.is_undefined()
-        && !value.is_none()
-    {
+    if state.name().ends_with(".md") && !value.is_safe() && !value.is_undefined() && !value.is_none() {
         let escaped = escape_markdown(&value.to_string());
         return out.write_str(&escaped).map_err(minijinja::Error::from);
     }

@@ -31,9 +31,7 @@ impl FromRequest for Authorized {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let tokens = req
-            .app_data::<web::Data<AuthTokens>>()
-            .expect("AuthTokens registered");
+        let tokens = req.app_data::<web::Data<AuthTokens>>().expect("AuthTokens registered");
         if tokens.0.is_empty() {
             return ready(Ok(Authorized));
         }
@@ -41,18 +39,15 @@ impl FromRequest for Authorized {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            });
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
         ready(match presented {
             None => Err(ApiError::Unauthorized(
                 "missing bearer token: send `Authorization: Bearer <token>` with one of server.auth_tokens",
             )),
             Some(t) if tokens.accepts(t.trim()) => Ok(Authorized),
-            Some(_) => Err(ApiError::Unauthorized(
-                "wrong bearer token: use one of the relay's server.auth_tokens",
-            )),
+            Some(_) => {
+                Err(ApiError::Unauthorized("wrong bearer token: use one of the relay's server.auth_tokens"))
+            }
         })
     }
 }

@@ -23,11 +23,7 @@ pub fn kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
     let Some(mime) = mime else {
         return Ok(BodyKind::Json);
     };
-    match (
-        mime.type_().as_str(),
-        mime.subtype().as_str(),
-        mime.suffix().map(|s| s.as_str()),
-    ) {
+    match (mime.type_().as_str(), mime.subtype().as_str(), mime.suffix().map(|s| s.as_str())) {
         ("application", "json", _) | (_, _, Some("json")) => Ok(BodyKind::Json),
         ("text", "plain", _) | ("application", "x-www-form-urlencoded", _) => Ok(BodyKind::Text),
         _ => Err(ApiError::UnsupportedMediaType(format!(
@@ -53,8 +49,7 @@ pub async fn read_limited(
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));
         }

@@ -15,17 +15,12 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("{0}")]
     NotFound(String),
-    #[error(
-        "the body is larger than server.max_body_bytes ({0} bytes): send less, or raise the limit"
-    )]
+    #[error("the body is larger than server.max_body_bytes ({0} bytes): send less, or raise the limit")]
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
-    Unavailable {
-        message: String,
-        retry_after_secs: u64,
-    },
+    Unavailable { message: String, retry_after_secs: u64 },
     #[error("WeCom refused notification {id}: {}", failure.error)]
     DeliveryFailed { id: String, failure: Failure },
     #[error(
@@ -33,7 +28,19 @@ pub enum ApiError {
     )]
     WaitTimedOut { id: String },
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     Internal(String),
+}
+
+impl From<crate::delivery::store::StoreError> for ApiError {
+    fn from(e: crate::delivery::store::StoreError) -> Self {
+        log::error!("{e}");
+        ApiError::Unavailable {
+            message: format!("{e}: the relay cannot use its queue right now; try again shortly"),
+            retry_after_secs: 5,
+        }
+    }
 }
 
 impl ResponseError for ApiError {
@@ -47,6 +54,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::DeliveryFailed { .. } => StatusCode::BAD_GATEWAY,
             ApiError::WaitTimedOut { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -58,9 +66,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
-            ApiError::Unavailable {
-                retry_after_secs, ..
-            } => {
+            ApiError::Unavailable { retry_after_secs, .. } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             ApiError::DeliveryFailed { id, failure } => {

@@ -21,7 +21,7 @@ use crate::render::Renderer;
 /// What every handler may use.
 pub struct AppState {
     pub renderer: Renderer,
-    pub delivery: Arc<dyn Delivery>,
+    pub delivery: Arc<Delivery>,
     pub max_body_bytes: usize,
     pub wait_timeout: Duration,
 }
@@ -29,13 +29,15 @@ pub struct AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/notify/{event}", web::post().to(notify::notify))
+        .route("/notifications", web::get().to(notifications::list))
         .route("/notifications/{id}", web::get().to(notifications::get))
+        .route("/notifications/{id}/retry", web::post().to(notifications::retry))
         .default_service(web::to(not_found));
 }
 
 async fn not_found(req: HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::NotFound(format!(
-        "no route for {} {}: the relay serves POST /notify/{{event}}, GET /notifications/{{id}} and GET /healthz",
+        "no route for {} {}: the relay serves POST /notify/{{event}}, GET /notifications[/{{id}}], POST /notifications/{{id}}/retry and GET /healthz",
         req.method(),
         req.path()
     )))

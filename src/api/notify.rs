@@ -57,34 +57,26 @@ pub async fn notify(
     for path in state.renderer.required_fields(&event) {
         require_string(&context, path)?;
     }
-    let overrides = if event == "alert" {
-        alert_overrides(&context)?
-    } else {
-        Overrides::default()
+    let overrides = if event == "alert" { alert_overrides(&context)? } else { Overrides::default() };
+    let rendered = state.renderer.render(&event, &context, overrides).map_err(|e| {
+        log::error!("rendering event {event} failed: {e}");
+        ApiError::Internal(format!(
+            "{e}: fix the template (check it with `wecom-relay render {event} --data '<json>'`)"
+        ))
+    })?;
+    let notification = NewNotification {
+        event: event.clone(),
+        message: rendered.message,
+        summary: rendered.summary,
+        label: rendered.label,
+        idempotency_key,
     };
-    let message = state
-        .renderer
-        .render(&event, &context, overrides)
-        .map_err(|e| {
-            log::error!("rendering event {event} failed: {e}");
-            ApiError::Internal(format!(
-                "{e}: fix the template (check it with `wecom-relay render {event} --data '<json>'`)"
-            ))
-        })?;
-    let accepted = state
-        .delivery
-        .submit(NewNotification {
-            event: event.clone(),
-            message,
-            idempotency_key,
-        })
-        .await
-        .map_err(|e| match e {
-            SubmitError::Full(_) => ApiError::Unavailable {
-                message: format!("{e}; try again shortly"),
-                retry_after_secs: 5,
-            },
-        })?;
+    let accepted = state.delivery.submit(notification).await.map_err(|e| match e {
+        SubmitError::Store(e) => ApiError::from(e),
+        other => {
+            ApiError::Unavailable { message: format!("{other}; try again shortly"), retry_after_secs: 5 }
+        }
+    })?;
     if !wait {
         return Ok(HttpResponse::Accepted().json(json!({
             "id": accepted.id,
@@ -93,19 +85,17 @@ pub async fn notify(
         })));
     }
     match state.delivery.wait(&accepted.id, state.wait_timeout).await {
-        Some(Outcome::Sent(receipt)) => Ok(HttpResponse::Ok().json(json!({
+        Some(Outcome::Sent { receipt, held_for }) => Ok(HttpResponse::Ok().json(json!({
             "id": accepted.id,
             "status": "sent",
-            "msgid": receipt.msgid,
+            "msgid": Some(receipt.msgid).filter(|m| !m.is_empty()),
             "invalid_users": receipt.invalid_users,
             "invalid_parties": receipt.invalid_parties,
             "invalid_tags": receipt.invalid_tags,
             "unlicensed_users": receipt.unlicensed_users,
+            "held_for": held_for,
         }))),
-        Some(Outcome::Failed(failure)) => Err(ApiError::DeliveryFailed {
-            id: accepted.id,
-            failure,
-        }),
+        Some(Outcome::Failed(failure)) => Err(ApiError::DeliveryFailed { id: accepted.id, failure }),
         None => Err(ApiError::WaitTimedOut { id: accepted.id }),
     }
 }
@@ -135,22 +125,14 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };
-    let key = value
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 255);
-    key.map(|k| Some(k.to_owned())).ok_or_else(|| {
-        ApiError::BadRequest("Idempotency-Key must be 1-255 visible ASCII characters".into())
-    })
+    let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
+    key.map(|k| Some(k.to_owned()))
+        .ok_or_else(|| ApiError::BadRequest("Idempotency-Key must be 1-255 visible ASCII characters".into()))
 }
 
 fn parse_object(bytes: &[u8]) -> Result<Value, ApiError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "the body is not valid JSON ({e}): send a JSON object"
-        ))
-    })?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON ({e}): send a JSON object")))?;
     if !value.is_object() {
         return Err(ApiError::BadRequest(format!(
             "the body must be a JSON object, got {}: e.g. {{\"user\": {{\"username\": \"alice\"}}}}",
@@ -182,16 +164,11 @@ fn require_string(context: &Value, path: &str) -> Result<(), ApiError> {
     }
     match current {
         Value::String(s) if !s.trim().is_empty() => Ok(()),
-        Value::String(_) => Err(ApiError::BadRequest(format!(
-            "`{path}` is empty: it must be a non-empty string"
-        ))),
-        Value::Null => Err(ApiError::BadRequest(format!(
-            "`{path}` is required: a non-empty string"
-        ))),
-        other => Err(ApiError::BadRequest(format!(
-            "`{path}` must be a string, got {}",
-            kind_of(other)
-        ))),
+        Value::String(_) => {
+            Err(ApiError::BadRequest(format!("`{path}` is empty: it must be a non-empty string")))
+        }
+        Value::Null => Err(ApiError::BadRequest(format!("`{path}` is required: a non-empty string"))),
+        other => Err(ApiError::BadRequest(format!("`{path}` must be a string, got {}", kind_of(other)))),
     }
 }
 
@@ -222,8 +199,5 @@ fn alert_overrides(context: &Value) -> Result<Overrides, ApiError> {
             Some(r)
         }
     };
-    Ok(Overrides {
-        msgtype: fields.msgtype,
-        recipients,
-    })
+    Ok(Overrides { msgtype: fields.msgtype, recipients })
 }

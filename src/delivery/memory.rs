@@ -1,252 +1,247 @@
-//! The in-memory delivery backend: one task per notification, retrying on the policy's schedule.
-//! Nothing survives a restart; the durable queue replaces it behind the same trait.
+//! The in-memory store, for those who want no disk: fast, and everything is lost on a restart.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
 
 use futures_util::FutureExt;
-use moka::sync::Cache;
-use time::OffsetDateTime;
-use tokio::sync::watch;
+use futures_util::future::BoxFuture;
 
-use super::retry::RetryPolicy;
-use super::{
-    Accepted, Delivery, Failure, NewNotification, NotificationView, Outcome, Status, SubmitError,
+use super::store::{
+    Change, Enqueued, Job, Millis, NewRecord, Payload, Requeue, Store, StoreError, StoredHeld,
 };
-use crate::wecom::{ErrorClass, Message, SendOptions, WeComClient};
+use super::{Failure, NotificationView, Status};
+use crate::wecom::SendReceipt;
 
-/// WeCom's largest duplicate-check window (`duplicate_check_interval` ≤ 4 h).
-const DUPLICATE_WINDOW: Duration = Duration::from_secs(4 * 3600);
-/// How long finished records and idempotency keys are remembered.
-const REMEMBER: Duration = Duration::from_secs(24 * 3600);
-const MAX_RECORDS: u64 = 200_000;
-
-pub struct MemoryDelivery {
-    inner: Arc<Inner>,
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
 }
 
+#[derive(Default)]
 struct Inner {
-    client: Arc<WeComClient>,
-    policy: RetryPolicy,
-    records: Cache<String, Arc<Record>>,
-    idempotency: Cache<String, String>,
-    unfinished: AtomicUsize,
-    capacity: usize,
-    /// Deliveries run on the main runtime, not on the HTTP worker that accepted them.
-    runtime: tokio::runtime::Handle,
+    rows: HashMap<String, Row>,
+    /// (due time, id) of every `queued` row.
+    due: BTreeSet<(Millis, String)>,
+    keys: HashMap<String, (String, Millis)>,
+    held: Vec<StoredHeld>,
+    next_seq: i64,
+    sends: Vec<(String, Millis)>,
 }
 
-struct Record {
+struct Row {
     event: String,
-    message: Message,
-    created_at: OffsetDateTime,
-    state: Mutex<State>,
-    outcome: watch::Sender<Option<Outcome>>,
-}
-
-struct State {
+    payload: Payload,
     status: Status,
     attempts: u32,
+    next_at: Millis,
+    ambiguous: bool,
     last_error: Option<Failure>,
-    msgid: Option<String>,
-    invalid_users: Vec<String>,
-    updated_at: OffsetDateTime,
+    receipt: Option<SendReceipt>,
+    held_for: Vec<String>,
+    created_at: Millis,
+    updated_at: Millis,
 }
 
-impl MemoryDelivery {
-    pub fn new(client: Arc<WeComClient>, policy: RetryPolicy, capacity: usize) -> Self {
-        MemoryDelivery {
-            inner: Arc::new(Inner {
-                client,
-                policy,
-                records: Cache::builder()
-                    .max_capacity(MAX_RECORDS)
-                    .time_to_live(REMEMBER)
-                    .build(),
-                idempotency: Cache::builder()
-                    .max_capacity(MAX_RECORDS)
-                    .time_to_live(REMEMBER)
-                    .build(),
-                unfinished: AtomicUsize::new(0),
-                capacity,
-                runtime: tokio::runtime::Handle::current(),
-            }),
-        }
-    }
-}
-
-impl Delivery for MemoryDelivery {
-    fn submit(
-        &self,
-        n: NewNotification,
-    ) -> futures_util::future::BoxFuture<'_, Result<Accepted, SubmitError>> {
-        let inner = &self.inner;
-        let result = (|| {
-            let id = uuid::Uuid::now_v7().to_string();
-            if let Some(key) = &n.idempotency_key {
-                let entry = inner
-                    .idempotency
-                    .entry(format!("{}\n{key}", n.event))
-                    .or_insert(id.clone());
-                if !entry.is_fresh() {
-                    return Ok(Accepted {
-                        id: entry.into_value(),
-                        duplicate: true,
-                    });
-                }
-            }
-            if inner.unfinished.fetch_add(1, Ordering::SeqCst) >= inner.capacity {
-                inner.unfinished.fetch_sub(1, Ordering::SeqCst);
-                return Err(SubmitError::Full(inner.capacity));
-            }
-            let now = OffsetDateTime::now_utc();
-            let record = Arc::new(Record {
-                event: n.event,
-                message: n.message,
-                created_at: now,
-                state: Mutex::new(State {
-                    status: Status::Queued,
-                    attempts: 0,
-                    last_error: None,
-                    msgid: None,
-                    invalid_users: vec![],
-                    updated_at: now,
-                }),
-                outcome: watch::channel(None).0,
-            });
-            inner.records.insert(id.clone(), record.clone());
-            log::info!("notification {id} ({}) queued", record.event);
-            inner
-                .runtime
-                .spawn(deliver(inner.clone(), id.clone(), record));
-            Ok(Accepted {
-                id,
-                duplicate: false,
-            })
-        })();
-        std::future::ready(result).boxed()
-    }
-
-    fn get<'a>(
-        &'a self,
-        id: &'a str,
-    ) -> futures_util::future::BoxFuture<'a, Option<NotificationView>> {
-        let view = self.inner.records.get(id).map(|r| r.view(id));
-        std::future::ready(view).boxed()
-    }
-
-    fn wait<'a>(
-        &'a self,
-        id: &'a str,
-        timeout: Duration,
-    ) -> futures_util::future::BoxFuture<'a, Option<Outcome>> {
-        let record = self.inner.records.get(id);
-        async move {
-            let mut rx = record?.outcome.subscribe();
-            let done = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await;
-            done.ok()?.ok()?.clone()
-        }
-        .boxed()
-    }
-}
-
-impl Record {
+impl Row {
     fn view(&self, id: &str) -> NotificationView {
-        let s = self.state.lock().expect("poisoned");
-        NotificationView {
-            id: id.to_owned(),
-            event: self.event.clone(),
-            status: s.status,
-            attempts: s.attempts,
-            last_error: s.last_error.clone(),
-            msgid: s.msgid.clone(),
-            invalid_users: s.invalid_users.clone(),
-            created_at: self.created_at,
-            updated_at: s.updated_at,
-        }
-    }
-
-    fn update(&self, f: impl FnOnce(&mut State)) {
-        let mut s = self.state.lock().expect("poisoned");
-        f(&mut s);
-        s.updated_at = OffsetDateTime::now_utc();
-    }
-
-    fn finish(&self, status: Status, outcome: Outcome) {
-        self.update(|s| {
-            s.status = status;
-            match &outcome {
-                Outcome::Sent(r) => {
-                    s.msgid = Some(r.msgid.clone());
-                    s.invalid_users = r.invalid_users.clone();
-                }
-                Outcome::Failed(f) => s.last_error = Some(f.clone()),
-            }
-        });
-        self.outcome.send_replace(Some(outcome));
+        NotificationView::from_parts(
+            id,
+            &self.event,
+            self.status,
+            self.attempts,
+            self.last_error.clone(),
+            self.receipt.clone(),
+            self.held_for.clone(),
+            self.created_at,
+            self.updated_at,
+        )
     }
 }
 
-async fn deliver(inner: Arc<Inner>, id: String, record: Arc<Record>) {
-    let mut attempt = 0;
-    let mut ambiguous = false;
-    loop {
-        attempt += 1;
-        record.update(|s| {
-            s.status = Status::Sending;
-            s.attempts = attempt;
-        });
-        // After a timeout the first send may have arrived: ask WeCom to drop an identical resend.
-        // Whether WeCom compares against a first request that did not ask for the check is
-        // UNCONFIRMED; members see at most one copy if it does.
-        let opts = SendOptions {
-            duplicate_check: ambiguous.then_some(DUPLICATE_WINDOW),
-        };
-        let error = match inner.client.send(&record.message, opts).await {
-            Ok(receipt) => {
-                log::info!(
-                    "notification {id} ({}) sent on attempt {attempt}: msgid {}, invalid users {:?}",
-                    record.event,
-                    receipt.msgid,
-                    receipt.invalid_users
-                );
-                record.finish(Status::Sent, Outcome::Sent(receipt));
-                break;
-            }
-            Err(e) => e,
-        };
-        ambiguous |= error.is_ambiguous();
-        let failure = Failure::from(&error);
-        if error.class() == ErrorClass::Permanent {
-            log::error!(
-                "notification {id} ({}) failed on attempt {attempt}: {error}; fix: {}",
-                record.event,
-                failure.hint
-            );
-            record.finish(Status::Failed, Outcome::Failed(failure));
-            break;
-        }
-        let delay = inner.policy.delay(attempt, rand::random());
-        let age = (OffsetDateTime::now_utc() - record.created_at).unsigned_abs();
-        if inner.policy.gives_up(attempt, age, delay) {
-            log::error!(
-                "notification {id} ({}) is dead after {attempt} attempts: {error}; {}",
-                record.event,
-                failure.hint
-            );
-            record.finish(Status::Dead, Outcome::Failed(failure));
-            break;
-        }
-        log::warn!(
-            "notification {id} ({}) attempt {attempt} failed: {error}; retrying in {delay:?}",
-            record.event
-        );
-        record.update(|s| {
-            s.status = Status::Queued;
-            s.last_error = Some(failure);
-        });
-        tokio::time::sleep(delay).await;
+impl MemoryStore {
+    fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Inner) -> T,
+    ) -> BoxFuture<'_, Result<T, StoreError>> {
+        let result = f(&mut self.inner.lock().expect("poisoned"));
+        std::future::ready(Ok(result)).boxed()
     }
-    inner.unfinished.fetch_sub(1, Ordering::SeqCst);
+}
+
+impl Inner {
+    fn insert(&mut self, r: NewRecord) -> Enqueued {
+        if let Some(key) = &r.idempotency_key {
+            let scoped = format!("{}\n{key}", r.event);
+            if let Some((id, _)) = self.keys.get(&scoped) {
+                return Enqueued::Existing(id.clone());
+            }
+            self.keys.insert(scoped, (r.id.clone(), r.now));
+        }
+        self.due.insert((r.now, r.id.clone()));
+        let row = Row {
+            event: r.event,
+            payload: r.payload,
+            status: Status::Queued,
+            attempts: 0,
+            next_at: r.now,
+            ambiguous: false,
+            last_error: None,
+            receipt: None,
+            held_for: vec![],
+            created_at: r.now,
+            updated_at: r.now,
+        };
+        self.rows.insert(r.id, row);
+        Enqueued::New
+    }
+
+    fn queue(&mut self, id: &str, at: Millis, now: Millis) {
+        if let Some(row) = self.rows.get_mut(id) {
+            row.status = Status::Queued;
+            row.next_at = at;
+            row.updated_at = now;
+            self.due.insert((at, id.to_owned()));
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn enqueue(&self, record: NewRecord) -> BoxFuture<'_, Result<Enqueued, StoreError>> {
+        self.with(|m| m.insert(record))
+    }
+
+    fn claim(&self, now: Millis, limit: usize) -> BoxFuture<'_, Result<Vec<Job>, StoreError>> {
+        self.with(|m| {
+            let ready: Vec<(Millis, String)> =
+                m.due.iter().take_while(|(at, _)| *at <= now).take(limit).cloned().collect();
+            ready
+                .into_iter()
+                .filter_map(|entry| {
+                    m.due.remove(&entry);
+                    let row = m.rows.get_mut(&entry.1)?;
+                    row.status = Status::Sending;
+                    row.attempts += 1;
+                    row.updated_at = now;
+                    Some(Job {
+                        id: entry.1,
+                        event: row.event.clone(),
+                        payload: row.payload.clone(),
+                        attempts: row.attempts,
+                        ambiguous: row.ambiguous,
+                        created_at: row.created_at,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn update(&self, id: String, now: Millis, change: Change) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.with(move |m| match change {
+            Change::Finish { status, receipt, error, held, sent_keys } => {
+                m.sends.extend(sent_keys.into_iter().map(|k| (k, now)));
+                let held_for = held.iter().map(|h| h.key.clone()).collect();
+                for h in held {
+                    m.next_seq += 1;
+                    m.held.push(StoredHeld { seq: m.next_seq, held: h });
+                }
+                if let Some(row) = m.rows.get_mut(&id) {
+                    row.status = status;
+                    row.receipt = receipt;
+                    row.held_for = held_for;
+                    row.last_error = error.or(row.last_error.take());
+                    row.updated_at = now;
+                }
+            }
+            Change::Retry { at, error, ambiguous } => {
+                if let Some(row) = m.rows.get_mut(&id) {
+                    row.last_error = Some(error);
+                    row.ambiguous |= ambiguous;
+                }
+                m.queue(&id, at, now);
+            }
+            Change::Defer { at } => {
+                if let Some(row) = m.rows.get_mut(&id) {
+                    row.attempts = row.attempts.saturating_sub(1);
+                }
+                m.queue(&id, at, now);
+            }
+        })
+    }
+
+    fn get(&self, id: String) -> BoxFuture<'_, Result<Option<NotificationView>, StoreError>> {
+        self.with(move |m| m.rows.get(&id).map(|r| r.view(&id)))
+    }
+
+    fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<NotificationView>, StoreError>> {
+        self.with(move |m| {
+            let mut views: Vec<NotificationView> = m
+                .rows
+                .iter()
+                .filter(|(_, r)| status.is_none_or(|s| r.status == s))
+                .map(|(id, r)| r.view(id))
+                .collect();
+            // Ids are UUIDv7: newest first is descending id order.
+            views.sort_by(|a, b| b.id.cmp(&a.id));
+            views.truncate(limit);
+            views
+        })
+    }
+
+    fn requeue(&self, id: String, now: Millis) -> BoxFuture<'_, Result<Requeue, StoreError>> {
+        self.with(move |m| match m.rows.get_mut(&id) {
+            None => Requeue::NotFound,
+            Some(row) if !matches!(row.status, Status::Dead | Status::Failed) => {
+                Requeue::NotRetryable(row.status)
+            }
+            Some(row) => {
+                row.attempts = 0;
+                m.queue(&id, now, now);
+                Requeue::Done
+            }
+        })
+    }
+
+    fn recover(&self, _now: Millis) -> BoxFuture<'_, Result<(usize, usize), StoreError>> {
+        // Nothing survives a restart in memory.
+        self.with(|_| (0, 0))
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, Result<Option<Millis>, StoreError>> {
+        self.with(|m| m.due.first().map(|(at, _)| *at))
+    }
+
+    fn held(&self) -> BoxFuture<'_, Result<Vec<StoredHeld>, StoreError>> {
+        self.with(|m| m.held.clone())
+    }
+
+    fn merge_held(&self, seqs: Vec<i64>, digests: Vec<NewRecord>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.with(move |m| {
+            m.held.retain(|h| !seqs.contains(&h.seq));
+            for d in digests {
+                m.insert(d);
+            }
+        })
+    }
+
+    fn sends_since(&self, since: Millis) -> BoxFuture<'_, Result<Vec<(String, Millis)>, StoreError>> {
+        self.with(move |m| m.sends.iter().filter(|(_, at)| *at >= since).cloned().collect())
+    }
+
+    fn prune(
+        &self,
+        before: Millis,
+        keys_before: Millis,
+        sends_before: Millis,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.with(move |m| {
+            m.rows
+                .retain(|_, r| !(matches!(r.status, Status::Sent | Status::Failed) && r.updated_at < before));
+            m.keys.retain(|_, (_, at)| *at >= keys_before);
+            m.sends.retain(|(_, at)| *at >= sends_before);
+        })
+    }
 }

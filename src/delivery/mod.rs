@@ -1,21 +1,34 @@
-//! Delivery: what happens to a notification after the handler accepted it. Handlers talk to the
-//! `Delivery` trait only; the backend (in memory today, a durable queue next) owns storage,
-//! retries and the record of each outcome.
+//! Delivery: what happens to a notification after the handler accepted it. `Delivery` stores it
+//! (the `Store` decides how durably), workers send it, retry it, hold back what would flood a
+//! member, and record every outcome; `?wait=true` callers hear the outcome as it is recorded.
 
+mod digest;
+mod limiter;
 mod memory;
 pub mod retry;
+mod sqlite;
+pub mod store;
+mod worker;
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, oneshot};
 
-use crate::wecom::{Message, SendReceipt, WeComError};
+use crate::config::{QueueBackend, Settings};
+use crate::wecom::{Content, Message, SendReceipt, WeComClient, WeComError};
+use store::{Enqueued, Millis, NewRecord, Payload, Requeue, Store, StoreError, now_ms};
 
-pub use memory::MemoryDelivery;
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+pub use worker::Worker;
 
 /// Where a notification is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Queued,
@@ -27,11 +40,41 @@ pub enum Status {
     Dead,
 }
 
-/// A notification to deliver, as the handler hands it over.
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Dead => "dead",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Sent | Status::Failed | Status::Dead)
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Status::Queued, Status::Sending, Status::Sent, Status::Failed, Status::Dead]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown status `{s}`: use queued, sending, sent, failed or dead"))
+    }
+}
+
+/// A rendered notification, as the handler hands it over.
 #[derive(Debug, Clone)]
 pub struct NewNotification {
     pub event: String,
     pub message: Message,
+    /// One line standing for it in a digest, and the digest's heading for its event.
+    pub summary: String,
+    pub label: String,
     /// A repeat of a key within 24 h returns the first notification's id and sends nothing.
     pub idempotency_key: Option<String>,
 }
@@ -47,10 +90,14 @@ pub struct Accepted {
 pub enum SubmitError {
     #[error("the relay holds {0} unfinished notifications, its delivery.queue_capacity")]
     Full(usize),
+    #[error("the relay is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why a notification was not delivered, in terms the caller and the operator can act on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     pub error: String,
     pub errcode: Option<i64>,
@@ -72,7 +119,12 @@ impl From<&WeComError> for Failure {
 /// How a notification ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Sent(SendReceipt),
+    /// Sent to the recipients the limiter let through (`receipt`), and held back for a digest
+    /// for `held_for`.
+    Sent {
+        receipt: SendReceipt,
+        held_for: Vec<String>,
+    },
     Failed(Failure),
 }
 
@@ -86,17 +138,226 @@ pub struct NotificationView {
     pub last_error: Option<Failure>,
     pub msgid: Option<String>,
     pub invalid_users: Vec<String>,
+    /// Recipients who get this notification inside a digest, because it would have exceeded
+    /// WeCom's per-member limit.
+    pub held_for: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: time::OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: time::OffsetDateTime,
+    #[serde(skip)]
+    receipt: Option<SendReceipt>,
 }
 
-/// The seam between accepting and delivering.
-pub trait Delivery: Send + Sync + 'static {
-    /// Takes the notification in; once this returns `Ok` the relay owns its delivery.
-    fn submit(&self, n: NewNotification) -> BoxFuture<'_, Result<Accepted, SubmitError>>;
-    fn get<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Option<NotificationView>>;
+impl NotificationView {
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        id: &str,
+        event: &str,
+        status: Status,
+        attempts: u32,
+        last_error: Option<Failure>,
+        receipt: Option<SendReceipt>,
+        held_for: Vec<String>,
+        created_at: Millis,
+        updated_at: Millis,
+    ) -> Self {
+        let time = |ms: Millis| {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        };
+        NotificationView {
+            id: id.to_owned(),
+            event: event.to_owned(),
+            status,
+            attempts,
+            last_error,
+            msgid: receipt.as_ref().map(|r| r.msgid.clone()).filter(|m| !m.is_empty()),
+            invalid_users: receipt.as_ref().map(|r| r.invalid_users.clone()).unwrap_or_default(),
+            held_for,
+            created_at: time(created_at),
+            updated_at: time(updated_at),
+            receipt,
+        }
+    }
+
+    /// The outcome, once there is one.
+    fn outcome(&self) -> Option<Outcome> {
+        match self.status {
+            Status::Sent => Some(Outcome::Sent {
+                receipt: self.receipt.clone().unwrap_or_default(),
+                held_for: self.held_for.clone(),
+            }),
+            Status::Failed | Status::Dead => {
+                Some(Outcome::Failed(self.last_error.clone().unwrap_or(Failure {
+                    error: format!("notification is {}", self.status.as_str()),
+                    errcode: None,
+                    errmsg: None,
+                    hint: String::new(),
+                })))
+            }
+            Status::Queued | Status::Sending => None,
+        }
+    }
+}
+
+/// State shared by the accepting side and the workers.
+#[derive(Default)]
+struct Shared {
+    /// Signalled when there is new work.
+    wake: Notify,
+    waiters: Mutex<HashMap<String, Vec<oneshot::Sender<Outcome>>>>,
+    unfinished: AtomicUsize,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn finished(&self, id: &str, outcome: Outcome) {
+        self.unfinished.fetch_sub(1, Ordering::SeqCst);
+        let waiters = self.waiters.lock().expect("poisoned").remove(id).unwrap_or_default();
+        for w in waiters {
+            let _ = w.send(outcome.clone());
+        }
+    }
+}
+
+/// The accepting side of delivery.
+pub struct Delivery {
+    store: Arc<dyn Store>,
+    shared: Arc<Shared>,
+    capacity: usize,
+    /// How many identical messages were accepted lately, by content hash (see `submit`).
+    recent: moka::sync::Cache<u64, u32>,
+}
+
+impl Delivery {
+    /// Opens the configured store, resumes what a previous run left unfinished and starts the
+    /// workers on the current Tokio runtime.
+    pub async fn start(
+        settings: &Settings,
+        client: Arc<WeComClient>,
+    ) -> Result<(Arc<Delivery>, Worker), StoreError> {
+        let store: Arc<dyn Store> = match settings.queue.backend {
+            QueueBackend::Sqlite => Arc::new(SqliteStore::open(&settings.queue.path)?),
+            QueueBackend::Memory => Arc::new(MemoryStore::default()),
+        };
+        let (resumed, unfinished) = store.recover(now_ms()).await?;
+        if unfinished > 0 {
+            log::info!(
+                "resuming {unfinished} unfinished notifications ({resumed} were being sent when the relay stopped)"
+            );
+        }
+        let shared = Arc::new(Shared { unfinished: AtomicUsize::new(unfinished), ..Default::default() });
+        let worker = Worker::start(settings, store.clone(), client, shared.clone()).await?;
+        let delivery = Delivery {
+            store,
+            shared,
+            capacity: settings.delivery.queue_capacity,
+            recent: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(settings.delivery.duplicate_check_window)
+                .build(),
+        };
+        Ok((Arc::new(delivery), worker))
+    }
+
+    /// Stores the notification; once this returns `Ok`, the relay owns its delivery.
+    pub async fn submit(&self, n: NewNotification) -> Result<Accepted, SubmitError> {
+        if self.shared.stopping.load(Ordering::SeqCst) {
+            return Err(SubmitError::ShuttingDown);
+        }
+        if self.shared.unfinished.fetch_add(1, Ordering::SeqCst) >= self.capacity {
+            self.shared.unfinished.fetch_sub(1, Ordering::SeqCst);
+            return Err(SubmitError::Full(self.capacity));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let message = self.distinguish(n.message);
+        let record = NewRecord {
+            id: id.clone(),
+            event: n.event.clone(),
+            payload: Payload::new(&message, n.summary, n.label, false),
+            idempotency_key: n.idempotency_key,
+            now: now_ms(),
+        };
+        let stored = self.store.enqueue(record).await;
+        if !matches!(stored, Ok(Enqueued::New)) {
+            self.shared.unfinished.fetch_sub(1, Ordering::SeqCst);
+        }
+        match stored? {
+            Enqueued::New => {
+                log::info!("notification {id} ({}) queued", n.event);
+                self.shared.wake.notify_one();
+                Ok(Accepted { id, duplicate: false })
+            }
+            Enqueued::Existing(first) => Ok(Accepted { id: first, duplicate: true }),
+        }
+    }
+
+    /// Every send asks WeCom to drop an identical request seen within the duplicate window, so
+    /// that a resend after an ambiguous timeout is never shown twice. A *new* notification that
+    /// happens to be identical to a recent one (the same alert twice) must still arrive: it gets
+    /// an invisible zero-width space per repeat, which makes its request differ.
+    fn distinguish(&self, mut message: Message) -> Message {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (message.msgtype, message.content.as_str(), format!("{:?}", message.recipients)).hash(&mut hasher);
+        let hash = hasher.finish();
+        let seen = self.recent.get(&hash).unwrap_or(0);
+        self.recent.insert(hash, seen + 1);
+        if seen > 0 {
+            let salted = format!("{}{}", message.content.as_str(), "\u{200B}".repeat(seen as usize));
+            message.content = Content::fit(&salted, message.msgtype);
+        }
+        message
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<NotificationView>, StoreError> {
+        self.store.get(id.to_owned()).await
+    }
+
+    pub async fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> Result<Vec<NotificationView>, StoreError> {
+        self.store.list(status, limit).await
+    }
+
+    /// Sends a `dead` or `failed` notification again.
+    pub async fn retry(&self, id: &str) -> Result<Requeue, StoreError> {
+        let result = self.store.requeue(id.to_owned(), now_ms()).await?;
+        if result == Requeue::Done {
+            self.shared.unfinished.fetch_add(1, Ordering::SeqCst);
+            self.shared.wake.notify_one();
+            log::info!("notification {id} requeued by the operator");
+        }
+        Ok(result)
+    }
+
     /// Waits up to `timeout` for the outcome; `None` if it is not finished by then (or unknown).
-    fn wait<'a>(&'a self, id: &'a str, timeout: Duration) -> BoxFuture<'a, Option<Outcome>>;
+    pub async fn wait(&self, id: &str, timeout: Duration) -> Option<Outcome> {
+        let (tx, rx) = oneshot::channel();
+        // Register first, then look: an outcome recorded in between is not missed.
+        self.shared.waiters.lock().expect("poisoned").entry(id.to_owned()).or_default().push(tx);
+        let known = self.get(id).await.ok().flatten().and_then(|v| v.outcome());
+        let outcome = match known {
+            Some(outcome) => {
+                drop(rx);
+                Some(outcome)
+            }
+            None => tokio::time::timeout(timeout, rx).await.ok().and_then(Result::ok),
+        };
+        let mut waiters = self.shared.waiters.lock().expect("poisoned");
+        if let Some(list) = waiters.get_mut(id) {
+            list.retain(|w| !w.is_closed());
+            if list.is_empty() {
+                waiters.remove(id);
+            }
+        }
+        outcome
+    }
+
+    /// From now on `submit` answers `ShuttingDown`.
+    pub fn stop_accepting(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+    }
 }

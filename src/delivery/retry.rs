@@ -44,11 +44,7 @@ mod tests {
 
     fn policy() -> RetryPolicy {
         RetryPolicy {
-            schedule: vec![
-                Duration::from_secs(5),
-                Duration::from_secs(30),
-                Duration::from_secs(120),
-            ],
+            schedule: vec![Duration::from_secs(5), Duration::from_secs(30), Duration::from_secs(120)],
             jitter: 0.2,
             max_attempts: 5,
             max_age: Duration::from_secs(3600),

@@ -79,9 +79,7 @@ impl WeComClient {
     /// or report.
     pub async fn send(&self, msg: &Message, opts: SendOptions) -> Result<SendReceipt, WeComError> {
         // WeCom's window is in seconds, at most 4 h.
-        let window = opts
-            .duplicate_check
-            .map(|d| d.as_secs().clamp(1, 4 * 3600) as u32);
+        let window = opts.duplicate_check.map(|d| d.as_secs().clamp(1, 4 * 3600) as u32);
         let body = SendRequest::new(msg, self.key.1, window);
         let token = self.token().await?;
         let first = self.post("message/send", &token, &body).await;
@@ -95,9 +93,7 @@ impl WeComClient {
                 let token = self.token().await?;
                 // A second refusal right after a fresh token is not cured by a third token:
                 // leave it to the retry schedule.
-                self.post("message/send", &token, &body)
-                    .await
-                    .map_err(demote_token_error)?
+                self.post("message/send", &token, &body).await.map_err(demote_token_error)?
             }
             other => other?,
         };
@@ -116,9 +112,7 @@ impl WeComClient {
     }
 
     async fn token(&self) -> Result<std::sync::Arc<AccessToken>, WeComError> {
-        self.tokens
-            .get_or_fetch(&self.key, self.fetch_token())
-            .await
+        self.tokens.get_or_fetch(&self.key, self.fetch_token()).await
     }
 
     async fn fetch_token(&self) -> Result<AccessToken, WeComError> {
@@ -131,10 +125,10 @@ impl WeComClient {
             }
         }
         let url = self.url("cgi-bin/gettoken");
-        let request = self.http.get(url).query(&[
-            ("corpid", self.key.0.as_str()),
-            ("corpsecret", self.secret.expose_secret()),
-        ]);
+        let request = self
+            .http
+            .get(url)
+            .query(&[("corpid", self.key.0.as_str()), ("corpsecret", self.secret.expose_secret())]);
         let result: Result<TokenResponse, WeComError> = self.call("gettoken", request, None).await;
         match result {
             Ok(t) => {
@@ -144,11 +138,7 @@ impl WeComClient {
                     self.key.1,
                     t.expires_in
                 );
-                Ok(AccessToken::new(
-                    t.access_token,
-                    Duration::from_secs(t.expires_in),
-                    self.refresh_margin,
-                ))
+                Ok(AccessToken::new(t.access_token, Duration::from_secs(t.expires_in), self.refresh_margin))
             }
             Err(e) => {
                 log::warn!(
@@ -158,8 +148,7 @@ impl WeComClient {
                     e.hint()
                 );
                 if e.class() == ErrorClass::Permanent && e.errcode().is_some() {
-                    *self.last_refusal.lock().expect("poisoned") =
-                        Some((Instant::now(), e.clone()));
+                    *self.last_refusal.lock().expect("poisoned") = Some((Instant::now(), e.clone()));
                 }
                 Err(e)
             }
@@ -199,55 +188,31 @@ impl WeComClient {
             secrets.extend(token.map(AccessToken::expose));
             redact(text, &secrets)
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(api, e, &scrub))?;
+        let response = request.send().await.map_err(|e| transport_error(api, e, &scrub))?;
         let status = response.status();
         if !status.is_success() {
             log::debug!("WeCom {api}: HTTP {status} after {:?}", started.elapsed());
-            return Err(WeComError::Http {
-                api,
-                status: status.as_u16(),
-            });
+            return Err(WeComError::Http { api, status: status.as_u16() });
         }
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(api, e, &scrub))?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| WeComError::Decode {
-            api,
-            detail: e.to_string(),
-        })?;
+        let bytes = response.bytes().await.map_err(|e| transport_error(api, e, &scrub))?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| WeComError::Decode { api, detail: e.to_string() })?;
         let errcode = match value.get("errcode") {
             None | Some(Value::Null) => 0,
             Some(Value::String(s)) => s.trim().parse().unwrap_or(-1),
             Some(v) => v.as_i64().unwrap_or(-1),
         };
-        log::debug!(
-            "WeCom {api}: errcode {errcode} after {:?}",
-            started.elapsed()
-        );
+        log::debug!("WeCom {api}: errcode {errcode} after {:?}", started.elapsed());
         if errcode != 0 {
-            let errmsg = value
-                .get("errmsg")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let errmsg = value.get("errmsg").and_then(Value::as_str).unwrap_or_default();
             return Err(WeComError::api(api, errcode, scrub(errmsg)));
         }
-        serde_json::from_value(value).map_err(|e| WeComError::Decode {
-            api,
-            detail: e.to_string(),
-        })
+        serde_json::from_value(value).map_err(|e| WeComError::Decode { api, detail: e.to_string() })
     }
 }
 
 /// reqwest's errors name the URL, which carries the secret or the token: drop it, keep the cause.
-fn transport_error(
-    api: &'static str,
-    e: reqwest::Error,
-    scrub: &dyn Fn(&str) -> String,
-) -> WeComError {
+fn transport_error(api: &'static str, e: reqwest::Error, scrub: &dyn Fn(&str) -> String) -> WeComError {
     let mut detail = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
@@ -267,19 +232,9 @@ fn transport_error(
 
 fn demote_token_error(e: WeComError) -> WeComError {
     match e {
-        WeComError::Api {
-            api,
-            errcode,
-            errmsg,
-            class: ErrorClass::RefreshToken,
-            hint,
-        } => WeComError::Api {
-            api,
-            errcode,
-            errmsg,
-            class: ErrorClass::RetryLater,
-            hint,
-        },
+        WeComError::Api { api, errcode, errmsg, class: ErrorClass::RefreshToken, hint } => {
+            WeComError::Api { api, errcode, errmsg, class: ErrorClass::RetryLater, hint }
+        }
         other => other,
     }
 }

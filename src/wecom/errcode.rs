@@ -20,19 +20,13 @@ pub fn classify(errcode: i64) -> (ErrorClass, &'static str) {
     match errcode {
         // The doc says "system busy, retry" (at most 3 times).
         -1 => (RetryLater, "WeCom is busy; the relay retries with backoff"),
-        6000 => (
-            RetryLater,
-            "WeCom data version conflict; transient, retried",
-        ),
+        6000 => (RetryLater, "WeCom data version conflict; transient, retried"),
         // 45009: blocked for the window (60 s / 60 min / a day); 45033: too many parallel calls.
         45009 => (
             RetryLater,
             "WeCom rate limit hit; retried after a pause. If it persists: the app's daily quota (seats × 200) or an IP ban after repeated wrong secrets",
         ),
-        45033 => (
-            RetryLater,
-            "too many concurrent calls to WeCom; retried with backoff",
-        ),
+        45033 => (RetryLater, "too many concurrent calls to WeCom; retried with backoff"),
         // Only on message calls: a token WeCom revoked early or that ran out. On gettoken,
         // 40001 means the secret is wrong and is permanent (see `classify_gettoken`).
         40014 | 42001 => (
@@ -43,17 +37,11 @@ pub fn classify(errcode: i64) -> (ErrorClass, &'static str) {
             RefreshToken,
             "WeCom rejected the credential: check wecom.corp_id and wecom.secret (was the secret reset?) and that the app is enabled",
         ),
-        40003 => (
-            Permanent,
-            "a member id is invalid (1-64 of A-Za-z0-9-_.): fix to_user",
-        ),
-        40004 | 40005 | 40006 | 40009 | 40011 => {
-            (Permanent, "WeCom rejected the attachment's type or size")
+        40003 => (Permanent, "a member id is invalid (1-64 of A-Za-z0-9-_.): fix to_user"),
+        40004 | 40005 | 40006 | 40009 | 40011 => (Permanent, "WeCom rejected the attachment's type or size"),
+        40007 => {
+            (Permanent, "the media_id is invalid or expired (media lasts 3 days): upload the file again")
         }
-        40007 => (
-            Permanent,
-            "the media_id is invalid or expired (media lasts 3 days): upload the file again",
-        ),
         40008 | 40074 => (
             Permanent,
             "WeCom rejected the msgtype or its `safe` flag: this is a relay bug, please report it",
@@ -62,18 +50,11 @@ pub fn classify(errcode: i64) -> (ErrorClass, &'static str) {
             Permanent,
             "the corp ID is wrong: copy wecom.corp_id (starts with `ww`) from 我的企业 → 企业信息",
         ),
-        40031 | 40032 => (
-            Permanent,
-            "the recipient list is invalid or has more than 1000 members: fix to_user",
-        ),
-        40033 => (
-            Permanent,
-            "WeCom rejected characters in the content (illegal \\uXXXX characters)",
-        ),
-        40035 | 40063 => (
-            Permanent,
-            "WeCom says a parameter is invalid or empty: see errmsg",
-        ),
+        40031 | 40032 => {
+            (Permanent, "the recipient list is invalid or has more than 1000 members: fix to_user")
+        }
+        40033 => (Permanent, "WeCom rejected characters in the content (illegal \\uXXXX characters)"),
+        40035 | 40063 => (Permanent, "WeCom says a parameter is invalid or empty: see errmsg"),
         40056 => (
             Permanent,
             "the agent id is wrong: set wecom.agent_id to the app's AgentId (应用管理 → your app)",
@@ -87,97 +68,46 @@ pub fn classify(errcode: i64) -> (ErrorClass, &'static str) {
             "the secret is invalid (perhaps another corp's): set wecom.secret to this app's Secret",
         ),
         40206 => (Permanent, "the request body is too large for WeCom"),
-        41001 => (
-            Permanent,
-            "access_token missing in the URL: this is a relay bug, please report it",
-        ),
+        41001 => (Permanent, "access_token missing in the URL: this is a relay bug, please report it"),
         41002 => (Permanent, "corp ID missing: set wecom.corp_id"),
-        41004 => (
-            Permanent,
-            "secret missing: set wecom.secret or wecom.secret_file",
-        ),
+        41004 => (Permanent, "secret missing: set wecom.secret or wecom.secret_file"),
         41011 => (Permanent, "agent id missing: set wecom.agent_id"),
         41006 | 41016 | 41033 => (
             Permanent,
             "the message lacks a required field (media_id, title or description): fix the template",
         ),
-        42009 => (
-            Permanent,
-            "this is a third-party suite token; the relay needs a self-built app's secret",
-        ),
-        42014 | 42015 => (
-            Permanent,
-            "the card's task_id is invalid or belongs to another app",
-        ),
-        42052 => (
-            Permanent,
-            "the message is older than 24 h and can no longer be recalled",
-        ),
+        42009 => (Permanent, "this is a third-party suite token; the relay needs a self-built app's secret"),
+        42014 | 42015 => (Permanent, "the card's task_id is invalid or belongs to another app"),
+        42052 => (Permanent, "the message is older than 24 h and can no longer be recalled"),
         44001 => (Permanent, "the uploaded media is empty"),
-        44004 => (
-            Permanent,
-            "the message content is empty: check the template and the event's fields",
-        ),
+        44004 => (Permanent, "the message content is empty: check the template and the event's fields"),
         45001 => (Permanent, "the attachment is too large for WeCom"),
-        45002 => (
-            Permanent,
-            "the content is too long for WeCom (text: 2048 bytes)",
-        ),
-        45007 | 45008 => (
-            Permanent,
-            "a WeCom limit was exceeded (voice over 60 s, or more than 8 articles)",
-        ),
-        45034 => (
-            Permanent,
-            "a URL lacks its protocol: write http:// or https://",
-        ),
+        45002 => (Permanent, "the content is too long for WeCom (text: 2048 bytes)"),
+        45007 | 45008 => (Permanent, "a WeCom limit was exceeded (voice over 60 s, or more than 8 articles)"),
+        45034 => (Permanent, "a URL lacks its protocol: write http:// or https://"),
         48002 => (
             Permanent,
             "this secret may not call this API (contacts-sync secret, or a feature the app lacks): use the app's own Secret",
         ),
-        48009 => (
-            Permanent,
-            "the contacts-sync assistant may not be called from a new IP",
-        ),
-        50001 => (
-            Permanent,
-            "the redirect URL is not one of the app's trusted domains",
-        ),
+        48009 => (Permanent, "the contacts-sync assistant may not be called from a new IP"),
+        50001 => (Permanent, "the redirect URL is not one of the app's trusted domains"),
         50002 | 60011 => (
             Permanent,
             "a member, department or tag is outside the app's visible range: extend the range in 应用管理 → your app → 可见范围",
         ),
         50003 => (Permanent, "the app is disabled: enable it in 应用管理"),
-        60020 => (
-            Permanent,
-            "the relay's egress IP is not in the app's trusted IPs (企业可信IP)",
-        ),
+        60020 => (Permanent, "the relay's egress IP is not in the app's trusted IPs (企业可信IP)"),
         60140 => (Permanent, "the card's response_code is invalid or expired"),
         80001 => (Permanent, "the trusted domain is wrong or not ICP-filed"),
         81013 => (
             Permanent,
             "none of the recipients is valid or visible to the app: check to_user/to_party/to_tag and the app's 可见范围",
         ),
-        82001 => (
-            Permanent,
-            "the message has no recipients: set to_user, to_party or to_tag",
-        ),
-        82002 | 82003 => (
-            Permanent,
-            "more than 100 departments or tags in one message",
-        ),
-        82004 => (
-            Permanent,
-            "WeCom rejected the content as unsafe for its clients",
-        ),
-        82101 | 82102 => (
-            Permanent,
-            "the card update names no recipients or ones that did not get the card",
-        ),
-        90201 | 90208 => (
-            Permanent,
-            "the mini-program notice is invalid (too many items or wrong appid)",
-        ),
+        82001 => (Permanent, "the message has no recipients: set to_user, to_party or to_tag"),
+        82002 | 82003 => (Permanent, "more than 100 departments or tags in one message"),
+        82004 => (Permanent, "WeCom rejected the content as unsafe for its clients"),
+        82101 | 82102 => (Permanent, "the card update names no recipients or ones that did not get the card"),
+        90201 | 90208 => (Permanent, "the mini-program notice is invalid (too many items or wrong appid)"),
         93000 => (
             Permanent,
             "the group robot's webhook key is invalid or the robot was removed: create the robot again and update its key",

@@ -8,13 +8,7 @@ use super::errcode::{self, ErrorClass};
 pub enum WeComError {
     /// WeCom answered with a non-zero errcode (in an HTTP 200 body, as it does).
     #[error("WeCom {api} errcode {errcode}: {errmsg}")]
-    Api {
-        api: &'static str,
-        errcode: i64,
-        errmsg: String,
-        class: ErrorClass,
-        hint: String,
-    },
+    Api { api: &'static str, errcode: i64, errmsg: String, class: ErrorClass, hint: String },
     /// WeCom (or a proxy) answered with a non-2xx HTTP status.
     #[error("WeCom {api} answered HTTP {status}")]
     Http { api: &'static str, status: u16 },
@@ -28,44 +22,31 @@ pub enum WeComError {
     #[error("WeCom {api} answered something that is not its JSON: {detail}")]
     Decode { api: &'static str, detail: String },
     /// A recent `gettoken` failed for a reason only the operator can fix; not asked again yet.
-    #[error(
-        "not asking WeCom for a token again yet: the last attempt failed with errcode {errcode}"
-    )]
+    #[error("not asking WeCom for a token again yet: the last attempt failed with errcode {errcode}")]
     TokenBackoff { errcode: i64, hint: String },
 }
 
 impl WeComError {
     pub(super) fn api(api: &'static str, errcode: i64, errmsg: String) -> Self {
-        let (class, hint) = if api == "gettoken" {
-            errcode::classify_gettoken(errcode)
-        } else {
-            errcode::classify(errcode)
-        };
+        let (class, hint) =
+            if api == "gettoken" { errcode::classify_gettoken(errcode) } else { errcode::classify(errcode) };
         let hint = match (errcode, errcode::from_ip(&errmsg)) {
             (60020, Some(ip)) => format!(
                 "add {ip} to the app's trusted IPs (企业可信IP: 应用管理 → your app → 企业可信IP); it takes effect after about a minute"
             ),
             _ => hint.to_owned(),
         };
-        WeComError::Api {
-            api,
-            errcode,
-            errmsg,
-            class,
-            hint,
-        }
+        WeComError::Api { api, errcode, errmsg, class, hint }
     }
 
     /// What the relay does about this failure.
     pub fn class(&self) -> ErrorClass {
         match self {
             WeComError::Api { class, .. } => *class,
-            WeComError::Http { status, .. } if *status >= 500 || *status == 429 => {
-                ErrorClass::RetryLater
+            WeComError::Http { status, .. } if *status >= 500 || *status == 429 => ErrorClass::RetryLater,
+            WeComError::Http { .. } | WeComError::Decode { .. } | WeComError::TokenBackoff { .. } => {
+                ErrorClass::Permanent
             }
-            WeComError::Http { .. }
-            | WeComError::Decode { .. }
-            | WeComError::TokenBackoff { .. } => ErrorClass::Permanent,
             WeComError::Timeout { .. } | WeComError::Connect { .. } => ErrorClass::RetryLater,
         }
     }
@@ -78,9 +59,7 @@ impl WeComError {
 
     pub fn errcode(&self) -> Option<i64> {
         match self {
-            WeComError::Api { errcode, .. } | WeComError::TokenBackoff { errcode, .. } => {
-                Some(*errcode)
-            }
+            WeComError::Api { errcode, .. } | WeComError::TokenBackoff { errcode, .. } => Some(*errcode),
             _ => None,
         }
     }

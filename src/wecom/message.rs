@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the member sees. Only text and markdown for now; markdown is not shown by the
 /// WeChat plugin ("暂不支持此消息类型"), so text is the default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MsgType {
     #[default]
@@ -39,10 +39,8 @@ impl Content {
     pub fn fit(text: &str, msgtype: MsgType) -> Content {
         // C0 control characters other than tab and newlines draw 40033 ("illegal characters")
         // or break the client; they are never meaningful in a notification.
-        let clean: String = text
-            .chars()
-            .filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r'))
-            .collect();
+        let clean: String =
+            text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r')).collect();
         let limit = msgtype.content_limit();
         if clean.len() <= limit {
             return Content(clean);
@@ -76,59 +74,32 @@ pub enum RecipientsError {
     #[error("no recipients: give at least one of to_user, to_party, to_tag")]
     Empty,
     #[error("{field} has {count} entries; WeCom accepts at most {max} in one message")]
-    TooMany {
-        field: &'static str,
-        count: usize,
-        max: usize,
-    },
+    TooMany { field: &'static str, count: usize, max: usize },
     #[error("{field} entry `{value}` is not valid: {why}")]
-    Invalid {
-        field: &'static str,
-        value: String,
-        why: &'static str,
-    },
+    Invalid { field: &'static str, value: String, why: &'static str },
 }
 
 impl Recipients {
-    pub fn new(
-        users: &[String],
-        parties: &[String],
-        tags: &[String],
-    ) -> Result<Self, RecipientsError> {
+    pub fn new(users: &[String], parties: &[String], tags: &[String]) -> Result<Self, RecipientsError> {
         let clean = |v: &[String]| -> Vec<String> {
-            v.iter()
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
+            v.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
         };
-        let r = Recipients {
-            users: clean(users),
-            parties: clean(parties),
-            tags: clean(tags),
-        };
+        let r = Recipients { users: clean(users), parties: clean(parties), tags: clean(tags) };
         if r.users.is_empty() && r.parties.is_empty() && r.tags.is_empty() {
             return Err(RecipientsError::Empty); // WeCom: 82001
         }
         // Limits of message/send: 1000 users (40032), 100 parties / tags (82002 / 82003).
-        for (field, list, max) in [
-            ("to_user", &r.users, 1000),
-            ("to_party", &r.parties, 100),
-            ("to_tag", &r.tags, 100),
-        ] {
+        for (field, list, max) in
+            [("to_user", &r.users, 1000), ("to_party", &r.parties, 100), ("to_tag", &r.tags, 100)]
+        {
             if list.len() > max {
-                return Err(RecipientsError::TooMany {
-                    field,
-                    count: list.len(),
-                    max,
-                });
+                return Err(RecipientsError::TooMany { field, count: list.len(), max });
             }
         }
         for u in &r.users {
             // A userid is 1–64 of `A-Za-z0-9-_.@` (40003); `|` would split it on the wire.
             let ok = u == "@all"
-                || (u.len() <= 64
-                    && u.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)));
+                || (u.len() <= 64 && u.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)));
             if !ok {
                 return Err(RecipientsError::Invalid {
                     field: "to_user",
@@ -152,6 +123,14 @@ impl Recipients {
     pub fn users(&self) -> &[String] {
         &self.users
     }
+
+    pub fn parties(&self) -> &[String] {
+        &self.parties
+    }
+
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
 }
 
 /// A message ready for WeCom.
@@ -163,7 +142,7 @@ pub struct Message {
 }
 
 /// What WeCom answered to an accepted send. Members it could not reach are listed, never hidden.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendReceipt {
     pub msgid: String,
     pub invalid_users: Vec<String>,
@@ -205,11 +184,7 @@ pub(super) struct SendRequest<'a> {
 
 impl<'a> SendRequest<'a> {
     pub(super) fn new(msg: &'a Message, agentid: i64, duplicate_check: Option<u32>) -> Self {
-        let body = || {
-            Some(ContentBody {
-                content: msg.content.as_str(),
-            })
-        };
+        let body = || Some(ContentBody { content: msg.content.as_str() });
         let r = &msg.recipients;
         SendRequest {
             touser: r.users.join("|"),
@@ -217,16 +192,8 @@ impl<'a> SendRequest<'a> {
             totag: r.tags.join("|"),
             msgtype: msg.msgtype.as_str(),
             agentid,
-            text: if msg.msgtype == MsgType::Text {
-                body()
-            } else {
-                None
-            },
-            markdown: if msg.msgtype == MsgType::Markdown {
-                body()
-            } else {
-                None
-            },
+            text: if msg.msgtype == MsgType::Text { body() } else { None },
+            markdown: if msg.msgtype == MsgType::Markdown { body() } else { None },
             enable_duplicate_check: u8::from(duplicate_check.is_some()),
             duplicate_check_interval: duplicate_check,
         }
@@ -248,11 +215,7 @@ impl From<SendResponse> for SendReceipt {
     fn from(r: SendResponse) -> Self {
         // The invalid* fields are `|`-joined strings, empty when all went well.
         let split = |s: String| -> Vec<String> {
-            s.split('|')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_owned)
-                .collect()
+            s.split('|').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
         };
         SendReceipt {
             msgid: r.msgid,
@@ -274,12 +237,7 @@ mod tests {
         let c = Content::fit(&text, MsgType::Text);
         assert!(c.as_str().len() <= 2048, "{} bytes", c.as_str().len());
         assert!(c.is_truncated());
-        assert!(
-            c.as_str()
-                .trim_end_matches(TRUNCATION_MARKER)
-                .chars()
-                .all(|ch| ch == '用')
-        );
+        assert!(c.as_str().trim_end_matches(TRUNCATION_MARKER).chars().all(|ch| ch == '用'));
     }
 
     #[test]
@@ -298,12 +256,8 @@ mod tests {
 
     #[test]
     fn invalid_lists_are_split() {
-        let r: SendReceipt = SendResponse {
-            msgid: "m".into(),
-            invaliduser: "bob|carol".into(),
-            ..Default::default()
-        }
-        .into();
+        let r: SendReceipt =
+            SendResponse { msgid: "m".into(), invaliduser: "bob|carol".into(), ..Default::default() }.into();
         assert_eq!(r.invalid_users, ["bob", "carol"]);
         assert!(r.invalid_parties.is_empty());
     }

@@ -12,9 +12,7 @@ pub fn redact(text: &str, secrets: &[&str]) -> String {
         let mut from = 0;
         while let Some(pos) = out[from..].find(key) {
             let start = from + pos + key.len();
-            let end = out[start..]
-                .find(['&', ' ', '"', ')'])
-                .map_or(out.len(), |e| start + e);
+            let end = out[start..].find(['&', ' ', '"', ')']).map_or(out.len(), |e| start + e);
             out.replace_range(start..end, "[redacted]");
             from = start + "[redacted]".len();
         }

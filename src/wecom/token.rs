@@ -24,10 +24,7 @@ impl AccessToken {
     /// send never races its expiry. The margin is capped at half the validity.
     pub fn new(value: String, expires_in: Duration, margin: Duration) -> Self {
         let margin = margin.min(expires_in / 2);
-        AccessToken {
-            value: SecretString::from(value),
-            lifetime: expires_in - margin,
-        }
+        AccessToken { value: SecretString::from(value), lifetime: expires_in - margin }
     }
 
     pub fn expose(&self) -> &str {
@@ -37,10 +34,7 @@ impl AccessToken {
 
 impl fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("value", &"[redacted]")
-            .field("lifetime", &self.lifetime)
-            .finish()
+        f.debug_struct("AccessToken").field("value", &"[redacted]").field("lifetime", &self.lifetime).finish()
     }
 }
 
@@ -51,12 +45,7 @@ pub type TokenKey = (String, i64);
 struct ByLifetime;
 
 impl Expiry<TokenKey, Arc<AccessToken>> for ByLifetime {
-    fn expire_after_create(
-        &self,
-        _: &TokenKey,
-        token: &Arc<AccessToken>,
-        _: Instant,
-    ) -> Option<Duration> {
+    fn expire_after_create(&self, _: &TokenKey, token: &Arc<AccessToken>, _: Instant) -> Option<Duration> {
         Some(token.lifetime)
     }
 }
@@ -67,21 +56,12 @@ pub struct TokenCache {
 
 impl TokenCache {
     pub fn new() -> Self {
-        TokenCache {
-            cache: Cache::builder()
-                .max_capacity(64)
-                .expire_after(ByLifetime)
-                .build(),
-        }
+        TokenCache { cache: Cache::builder().max_capacity(64).expire_after(ByLifetime).build() }
     }
 
     /// The cached token, or the result of `fetch`. Concurrent callers that miss together share
     /// one `fetch`; a failed fetch is not cached, so the next caller asks again.
-    pub async fn get_or_fetch<F>(
-        &self,
-        key: &TokenKey,
-        fetch: F,
-    ) -> Result<Arc<AccessToken>, WeComError>
+    pub async fn get_or_fetch<F>(&self, key: &TokenKey, fetch: F) -> Result<Arc<AccessToken>, WeComError>
     where
         F: std::future::Future<Output = Result<AccessToken, WeComError>>,
     {
@@ -114,22 +94,15 @@ mod tests {
 
     #[test]
     fn debug_hides_the_value() {
-        let t = AccessToken::new(
-            "tok-secret-value".into(),
-            Duration::from_secs(7200),
-            Duration::from_secs(300),
-        );
+        let t =
+            AccessToken::new("tok-secret-value".into(), Duration::from_secs(7200), Duration::from_secs(300));
         assert!(!format!("{t:?}").contains("tok-secret-value"));
         assert_eq!(t.lifetime, Duration::from_secs(6900));
     }
 
     #[test]
     fn margin_never_exceeds_half_the_validity() {
-        let t = AccessToken::new(
-            "x".into(),
-            Duration::from_secs(60),
-            Duration::from_secs(300),
-        );
+        let t = AccessToken::new("x".into(), Duration::from_secs(60), Duration::from_secs(300));
         assert_eq!(t.lifetime, Duration::from_secs(30));
     }
 
@@ -138,20 +111,11 @@ mod tests {
         let cache = TokenCache::new();
         let key: TokenKey = ("ww1".into(), 1);
         let mk = |v: &str| AccessToken::new(v.into(), Duration::from_secs(7200), Duration::ZERO);
-        let old = cache
-            .get_or_fetch(&key, async { Ok(mk("old")) })
-            .await
-            .unwrap();
+        let old = cache.get_or_fetch(&key, async { Ok(mk("old")) }).await.unwrap();
         cache.invalidate_if_current(&key, &old).await;
-        let fresh = cache
-            .get_or_fetch(&key, async { Ok(mk("fresh")) })
-            .await
-            .unwrap();
+        let fresh = cache.get_or_fetch(&key, async { Ok(mk("fresh")) }).await.unwrap();
         cache.invalidate_if_current(&key, &old).await; // a late report about the old token
-        let still = cache
-            .get_or_fetch(&key, async { Ok(mk("other")) })
-            .await
-            .unwrap();
+        let still = cache.get_or_fetch(&key, async { Ok(mk("other")) }).await.unwrap();
         assert_eq!(still.expose(), "fresh");
         assert!(Arc::ptr_eq(&still, &fresh));
     }

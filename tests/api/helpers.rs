@@ -17,6 +17,8 @@ pub const AGENT_ID: i64 = 1000002;
 pub struct TestApp {
     pub address: String,
     pub http: reqwest::Client,
+    /// Holds the queue file for as long as the app lives.
+    _queue_dir: Option<tempfile::TempDir>,
 }
 
 /// Settings for a relay that talks to `api_base`, retrying fast so tests finish quickly.
@@ -35,17 +37,18 @@ pub fn settings(api_base: &str) -> Settings {
     s.delivery.retry_schedule = vec![Duration::from_millis(20), Duration::from_millis(50)];
     s.delivery.jitter = 0.0;
     s.delivery.max_attempts = 4;
+    s.limits.digest_delay = Duration::from_millis(100);
     s
 }
 
-pub async fn spawn_app(settings: Settings) -> TestApp {
+/// Runs the relay with its durable queue in a fresh temporary folder.
+pub async fn spawn_app(mut settings: Settings) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    settings.queue.path = dir.path().join("queue.sqlite");
     let app = Application::build(settings).await.expect("relay builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        http: reqwest::Client::new(),
-    }
+    TestApp { address, http: reqwest::Client::new(), _queue_dir: Some(dir) }
 }
 
 impl TestApp {
@@ -84,10 +87,7 @@ impl TestApp {
             if matches!(view["status"].as_str(), Some("sent" | "failed" | "dead")) {
                 return view;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "notification {id} never finished: {view}"
-            );
+            assert!(tokio::time::Instant::now() < deadline, "notification {id} never finished: {view}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

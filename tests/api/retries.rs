@@ -15,11 +15,7 @@ async fn mount_once_then_ok(wecom: &wiremock::MockServer, first: ResponseTemplat
         .with_priority(1)
         .mount(wecom)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
-        .mount(wecom)
-        .await;
+    Mock::given(method("POST")).and(path("/cgi-bin/message/send")).respond_with(send_ok()).mount(wecom).await;
 }
 
 #[tokio::test]
@@ -50,7 +46,7 @@ async fn http_502_is_retried_and_delivered_once() {
 }
 
 #[tokio::test]
-async fn a_timeout_is_resent_with_duplicate_suppression() {
+async fn a_timeout_is_resent_identically_with_duplicate_suppression() {
     let wecom = fake_wecom().await;
     let slow = send_ok().set_delay(std::time::Duration::from_secs(3));
     mount_once_then_ok(&wecom, slow).await;
@@ -60,7 +56,7 @@ async fn a_timeout_is_resent_with_duplicate_suppression() {
     assert_eq!(response.status(), 200);
     let sent = sends(&wecom).await;
     assert_eq!(sent.len(), 2);
-    assert_eq!(sent[0]["enable_duplicate_check"], 0);
+    assert_eq!(sent[0], sent[1], "WeCom drops only an identical request");
     assert_eq!(
         sent[1]["enable_duplicate_check"], 1,
         "the resend after a timeout must ask WeCom to drop a duplicate"
@@ -78,12 +74,7 @@ async fn retries_are_bounded_and_end_dead_with_the_last_error() {
         .await;
     let app = spawn_app(settings(&wecom.uri())).await;
 
-    let body: Value = app
-        .notify("user-added", &user("hank"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = app.notify("user-added", &user("hank")).await.json().await.unwrap();
     let view = app.final_status(body["id"].as_str().unwrap()).await;
     assert_eq!(view["status"], "dead");
     assert_eq!(view["attempts"], 4);
@@ -108,10 +99,7 @@ async fn untrusted_ip_fails_at_once_naming_the_ip_to_add() {
     assert_eq!(body["errcode"], 60020);
     assert_eq!(body["errmsg"], errmsg);
     let hint = body["hint"].as_str().unwrap();
-    assert!(
-        hint.contains("add 115.227.127.185") && hint.contains("企业可信IP"),
-        "{hint}"
-    );
+    assert!(hint.contains("add 115.227.127.185") && hint.contains("企业可信IP"), "{hint}");
     assert_eq!(sends(&wecom).await.len(), 1, "60020 is not retried");
     let view = app.final_status(body["id"].as_str().unwrap()).await;
     assert_eq!(view["status"], "failed");
@@ -131,10 +119,7 @@ async fn no_valid_recipient_fails_at_once_with_its_hint() {
     assert_eq!(response.status(), 502);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errcode"], 81013);
-    assert!(
-        body["hint"].as_str().unwrap().contains("可见范围"),
-        "{body}"
-    );
+    assert!(body["hint"].as_str().unwrap().contains("可见范围"), "{body}");
     assert_eq!(sends(&wecom).await.len(), 1, "81013 is not retried");
 }
 

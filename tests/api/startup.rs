@@ -30,10 +30,7 @@ fn config_file(text: &str) -> tempfile::NamedTempFile {
 fn refusal(config: &str, env: &[(&str, &str)]) -> String {
     let file = config_file(config);
     let mut cmd = relay();
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(file.path())
-        .envs(env.iter().copied());
+    cmd.arg("serve").arg("--config").arg(file.path()).envs(env.iter().copied());
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(1), "should refuse to start");
     String::from_utf8(out.stderr).unwrap()
@@ -51,27 +48,15 @@ fn unknown_keys_and_bad_values_name_the_key() {
     let e = refusal(&format!("{BASE}\n[server]\nlisten_addr = \"x\"\n"), &[]);
     assert!(e.contains("listen_addr"), "{e}");
     let e = refusal(BASE, &[("WECOM_RELAY_SERVER__MAX_BODY_BYTES", "lots")]);
-    assert!(
-        e.to_lowercase().contains("server.max_body_bytes") && e.contains("WECOM_RELAY_"),
-        "{e}"
-    );
-    let e = refusal(
-        BASE,
-        &[("WECOM_RELAY_DELIVERY__RETRY_SCHEDULE", "[\"5 parsecs\"]")],
-    );
-    assert!(
-        e.contains("retry_schedule") || e.contains("5 parsecs"),
-        "{e}"
-    );
+    assert!(e.to_lowercase().contains("server.max_body_bytes") && e.contains("WECOM_RELAY_"), "{e}");
+    let e = refusal(BASE, &[("WECOM_RELAY_DELIVERY__RETRY_SCHEDULE", "[\"5 parsecs\"]")]);
+    assert!(e.contains("retry_schedule") || e.contains("5 parsecs"), "{e}");
 }
 
 #[test]
 fn a_public_address_without_tokens_is_refused() {
     let e = refusal(BASE, &[("WECOM_RELAY_SERVER__LISTEN", "0.0.0.0:0")]);
-    assert!(
-        e.contains("server.auth_tokens is empty") && e.contains("127.0.0.1"),
-        "{e}"
-    );
+    assert!(e.contains("server.auth_tokens is empty") && e.contains("127.0.0.1"), "{e}");
 }
 
 #[test]
@@ -79,10 +64,7 @@ fn a_missing_secret_or_corp_says_where_to_find_it() {
     let e = refusal("[wecom]\ncorp_id = \"ww1\"\nagent_id = 1000002\n", &[]);
     assert!(e.contains("WECOM_RELAY_WECOM__SECRET"), "{e}");
     let e = refusal("", &[]);
-    assert!(
-        e.contains("wecom.corp_id") && e.contains("wecom-relay demo"),
-        "{e}"
-    );
+    assert!(e.contains("wecom.corp_id") && e.contains("wecom-relay demo"), "{e}");
 }
 
 #[test]
@@ -103,24 +85,12 @@ fn a_broken_template_is_reported_with_file_and_line_at_start_up() {
 fn render_prints_the_message_without_sending() {
     let out = relay()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "render",
-            "user-added",
-            "--data",
-            r#"{"user":{"username":"alice","email":"a@x.cn"}}"#,
-        ])
+        .args(["render", "user-added", "--data", r#"{"user":{"username":"alice","email":"a@x.cn"}}"#])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.starts_with("新用户已加入：alice\n邮箱：a@x.cn"),
-        "{text}"
-    );
+    assert!(text.starts_with("新用户已加入：alice\n邮箱：a@x.cn"), "{text}");
 }
 
 #[tokio::test]
@@ -147,11 +117,7 @@ async fn debug_logs_and_responses_never_show_the_secret_or_a_token() {
         .mount(&wecom)
         .await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[wecom]\napi_base = \"{}\"\ncorp_id = \"{CORP_ID}\"\nagent_id = {AGENT_ID}\n\
          [templates]\ndir = \"{}/templates\"\n[delivery]\nretry_schedule = [\"10ms\"]\n",
@@ -178,38 +144,19 @@ async fn debug_logs_and_responses_never_show_the_secret_or_a_token() {
 
     let mut bodies = String::new();
     for body in [user("olga"), json!({"user": {}}), user("pete")] {
-        let r = http
-            .post(format!("{base}/notify/user-added?wait=true"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = http.post(format!("{base}/notify/user-added?wait=true")).json(&body).send().await.unwrap();
         bodies.push_str(&r.text().await.unwrap());
     }
-    let r = http
-        .get(format!("{base}/notifications/none"))
-        .send()
-        .await
-        .unwrap();
+    let r = http.get(format!("{base}/notifications/none")).send().await.unwrap();
     bodies.push_str(&r.text().await.unwrap());
 
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
-    let log =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    assert!(
-        log.contains("message/send"),
-        "debug logging was not on: {log}"
-    );
+    let log = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("message/send"), "debug logging was not on: {log}");
     assert!(bodies.contains("\"status\":\"sent\""), "{bodies}");
     for secret in [SECRET, "tok-1", "tok-2"] {
-        assert!(
-            !log.contains(secret),
-            "`{secret}` leaked into the log:\n{log}"
-        );
-        assert!(
-            !bodies.contains(secret),
-            "`{secret}` leaked into a response: {bodies}"
-        );
+        assert!(!log.contains(secret), "`{secret}` leaked into the log:\n{log}");
+        assert!(!bodies.contains(secret), "`{secret}` leaked into a response: {bodies}");
     }
 }

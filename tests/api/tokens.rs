@@ -15,17 +15,17 @@ async fn fifty_concurrent_notifications_cause_exactly_one_gettoken() {
         .respond_with(send_ok())
         .mount(&wecom)
         .await;
-    let app = spawn_app(settings(&wecom.uri())).await;
+    let mut s = settings(&wecom.uri());
+    // All fifty go to "@all"; this test is about tokens, not the per-member limit.
+    s.limits.per_member_per_minute = 1000;
+    let app = spawn_app(s).await;
 
     let posts = (0..50).map(|i| {
         let app = &app;
         async move {
             let response = app.notify("user-added", &user(&format!("user{i}"))).await;
             assert_eq!(response.status(), 202);
-            response.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned()
+            response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
         }
     });
     let ids = futures_util::future::join_all(posts).await;
@@ -65,22 +65,13 @@ async fn refreshed_and_delivered_once(code: i64, errmsg: &str) {
     let requests = wecom.received_requests().await.unwrap();
     let accepted: Vec<_> = requests
         .iter()
-        .filter(|r| {
-            r.url.path() == "/cgi-bin/message/send" && r.url.query().unwrap_or("").contains("tok-2")
-        })
+        .filter(|r| r.url.path() == "/cgi-bin/message/send" && r.url.query().unwrap_or("").contains("tok-2"))
         .collect();
-    assert_eq!(
-        accepted.len(),
-        1,
-        "delivered exactly once, with the fresh token"
-    );
+    assert_eq!(accepted.len(), 1, "delivered exactly once, with the fresh token");
     assert_eq!(gettoken_calls(&wecom).await, 2);
 
     // Later sends keep using the fresh token: no further gettoken.
-    assert_eq!(
-        app.notify_wait("user-added", &user("mike")).await.status(),
-        200
-    );
+    assert_eq!(app.notify_wait("user-added", &user("mike")).await.status(), 200);
     assert_eq!(gettoken_calls(&wecom).await, 2);
 }
 
@@ -114,18 +105,11 @@ async fn a_refused_secret_fails_with_the_fix_and_gettoken_is_not_hammered() {
     assert_eq!(response.status(), 502);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errcode"], 40001);
-    assert!(
-        body["hint"].as_str().unwrap().contains("wecom.secret"),
-        "{body}"
-    );
+    assert!(body["hint"].as_str().unwrap().contains("wecom.secret"), "{body}");
     for i in 0..5 {
         let again = app.notify_wait("user-added", &user(&format!("n{i}"))).await;
         assert_eq!(again.status(), 502);
     }
-    assert_eq!(
-        gettoken_calls(&wecom).await,
-        1,
-        "a refused secret is not asked again at once"
-    );
+    assert_eq!(gettoken_calls(&wecom).await, 1, "a refused secret is not asked again at once");
     assert!(sends(&wecom).await.is_empty());
 }

@@ -35,19 +35,10 @@ async fn the_new_users_name_and_details_reach_the_configured_member() {
     assert_eq!(sent[0]["msgtype"], "text");
     let content = sent[0]["text"]["content"].as_str().unwrap();
     assert!(content.starts_with("新用户已加入：alice\n"), "{content}");
-    for detail in [
-        "Alice Liu",
-        "alice@example.com",
-        "13800001111",
-        "team：growth",
-        "时间：",
-    ] {
+    for detail in ["Alice Liu", "alice@example.com", "13800001111", "team：growth", "时间："] {
         assert!(content.contains(detail), "{detail} missing from {content}");
     }
-    assert!(
-        !content.contains("hunter2"),
-        "a password field must never be shown: {content}"
-    );
+    assert!(!content.contains("hunter2"), "a password field must never be shown: {content}");
 }
 
 #[tokio::test]
@@ -80,30 +71,14 @@ async fn a_12_kb_field_is_cut_to_wecoms_byte_limit_with_a_visible_marker() {
     let app = spawn_app(settings(&wecom.uri())).await;
     let long = "长".repeat(4096); // 12 KiB of three-byte characters
 
-    let response = app
-        .notify_wait(
-            "user-added",
-            &json!({"user": {"username": "bob", "bio": long}}),
-        )
-        .await;
+    let response = app.notify_wait("user-added", &json!({"user": {"username": "bob", "bio": long}})).await;
     assert_eq!(response.status(), 200);
 
-    let content = sends(&wecom).await[0]["text"]["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let content = sends(&wecom).await[0]["text"]["content"].as_str().unwrap().to_owned();
     assert!(content.len() <= 2048, "{} bytes", content.len());
-    assert!(
-        content.len() > 1900,
-        "cut far too early: {} bytes",
-        content.len()
-    );
+    assert!(content.len() > 1900, "cut far too early: {} bytes", content.len());
     assert!(content.starts_with("新用户已加入：bob"));
-    assert!(
-        content.ends_with("（内容过长，已截断）"),
-        "no marker: …{}",
-        &content[content.len() - 40..]
-    );
+    assert!(content.ends_with("（内容过长，已截断）"), "no marker: …{}", &content[content.len() - 40..]);
 }
 
 #[tokio::test]
@@ -128,7 +103,10 @@ async fn a_manual_alert_takes_plain_text_or_json_with_its_own_recipients() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let response = app
-        .notify_wait("alert", &json!({"content": "**db** down", "msgtype": "markdown", "to_user": ["ops1"], "to_tag": ["3"]}))
+        .notify_wait(
+            "alert",
+            &json!({"content": "**db** down", "msgtype": "markdown", "to_user": ["ops1"], "to_tag": ["3"]}),
+        )
         .await;
     assert_eq!(response.status(), 200);
 
@@ -137,10 +115,7 @@ async fn a_manual_alert_takes_plain_text_or_json_with_its_own_recipients() {
     assert_eq!(sent[0]["touser"], "@all");
     assert_eq!(sent[1]["msgtype"], "markdown");
     assert_eq!(sent[1]["markdown"]["content"], "【告警】**db** down");
-    assert_eq!(
-        (sent[1]["touser"].as_str(), sent[1]["totag"].as_str()),
-        (Some("ops1"), Some("3"))
-    );
+    assert_eq!((sent[1]["touser"].as_str(), sent[1]["totag"].as_str()), (Some("ops1"), Some("3")));
 }
 
 #[tokio::test]

@@ -1,0 +1,437 @@
+//! The embedded durable store: SQLite in WAL mode with `synchronous=FULL`. One writer thread owns
+//! the connection and commits every waiting request in one transaction (group commit), so that
+//! concurrent requests share one fsync; a caller hears back only after its commit.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use tokio::sync::oneshot;
+
+use super::store::{Change, Enqueued, Held, Job, Millis, NewRecord, Requeue, Store, StoreError, StoredHeld};
+use super::{NotificationView, Status};
+
+/// Marks a database as a wecom-relay queue (`PRAGMA application_id`), so that a path pointing at
+/// someone else's database is refused instead of altered.
+const APPLICATION_ID: i32 = 0x5752_4C59; // "WRLY"
+const SCHEMA_VERSION: i32 = 1;
+/// Most requests committed together; bounds the latency one batch adds.
+const MAX_BATCH: usize = 1024;
+
+const SCHEMA: &str = "
+CREATE TABLE notifications (
+    id          TEXT PRIMARY KEY,
+    event       TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    next_at     INTEGER NOT NULL,
+    ambiguous   INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    receipt     TEXT,
+    held_for    TEXT NOT NULL DEFAULT '[]',
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE INDEX notifications_due ON notifications(next_at) WHERE status = 'queued';
+CREATE INDEX notifications_status ON notifications(status, id);
+CREATE TABLE idempotency (key TEXT PRIMARY KEY, id TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE held (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, notification_id TEXT NOT NULL,
+    event TEXT NOT NULL, label TEXT NOT NULL, summary TEXT NOT NULL, created_at INTEGER NOT NULL
+);
+CREATE TABLE sends (key TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX sends_at ON sends(at);
+";
+
+/// A unit of work for the writer: runs inside the batch's transaction and returns what to tell
+/// the caller once the commit has (or has not) happened.
+type Op = Box<dyn FnOnce(&Connection) -> (bool, Box<dyn FnOnce(Option<&StoreError>) + Send>) + Send>;
+
+pub struct SqliteStore {
+    ops: mpsc::Sender<Op>,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the queue at `path`. A file that is not a readable wecom-relay queue is
+    /// refused with the reason and left exactly as it was.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let conn = open_checked(path)?;
+        let (ops, rx) = mpsc::channel::<Op>();
+        std::thread::Builder::new()
+            .name("queue-writer".into())
+            .spawn(move || writer(conn, rx))
+            .map_err(|e| StoreError(format!("cannot start the queue writer: {e}")))?;
+        Ok(SqliteStore { ops })
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, StoreError>> {
+        let (tx, rx) = oneshot::channel();
+        let op: Op = Box::new(move |conn| {
+            let result = f(conn);
+            let ok = result.is_ok();
+            let reply = Box::new(move |commit: Option<&StoreError>| {
+                let outcome = match (result, commit) {
+                    (Err(e), _) => Err(StoreError(e.to_string())),
+                    (Ok(_), Some(e)) => Err(e.clone()),
+                    (Ok(v), None) => Ok(v),
+                };
+                let _ = tx.send(outcome);
+            });
+            (ok, reply as Box<dyn FnOnce(Option<&StoreError>) + Send>)
+        });
+        if self.ops.send(op).is_err() {
+            return std::future::ready(Err(StoreError("the queue writer has stopped".into()))).boxed();
+        }
+        async move { rx.await.unwrap_or_else(|_| Err(StoreError("the queue did not record the request".into()))) }
+            .boxed()
+    }
+}
+
+fn open_checked(path: &Path) -> Result<Connection, StoreError> {
+    let shown = path.display();
+    let refuse = |why: String| {
+        StoreError(format!(
+            "queue.path `{shown}` {why}. The file was left untouched: move it aside to start with an \
+             empty queue (its notifications are then not delivered), or point queue.path elsewhere"
+        ))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError(format!("cannot create the folder of queue.path `{shown}`: {e}")))?;
+    }
+    let flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+        StoreError(format!(
+            "cannot open queue.path `{shown}` for reading and writing: {e} (check its permissions)"
+        ))
+    })?;
+    // Read-only checks first: nothing is written until the file is known to be ours.
+    let read = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+    let tables = read("SELECT count(*) FROM sqlite_master")
+        .map_err(|e| refuse(format!("cannot be read as a queue ({e})")))?;
+    let app_id = read("PRAGMA application_id").map_err(|e| refuse(format!("cannot be read ({e})")))?;
+    let version = read("PRAGMA user_version").map_err(|e| refuse(format!("cannot be read ({e})")))?;
+    if tables > 0 && app_id != i64::from(APPLICATION_ID) {
+        return Err(refuse("is another program's SQLite database, not a wecom-relay queue".into()));
+    }
+    if version > i64::from(SCHEMA_VERSION) {
+        return Err(refuse(format!("was written by a newer wecom-relay (schema {version})")));
+    }
+    if tables > 0 {
+        let check: String = conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+            .map_err(|e| refuse(format!("is damaged ({e})")))?;
+        if check != "ok" {
+            return Err(refuse(format!("is damaged ({check})")));
+        }
+    }
+    let setup = || -> rusqlite::Result<()> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Every commit reaches the disk before the caller hears 202.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "busy_timeout", 5000)?;
+        if tables == 0 {
+            conn.execute_batch(&format!(
+                "BEGIN; {SCHEMA} PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))?;
+        }
+        Ok(())
+    };
+    setup().map_err(|e| StoreError(format!("cannot prepare queue.path `{shown}`: {e}")))?;
+    Ok(conn)
+}
+
+fn writer(mut conn: Connection, rx: mpsc::Receiver<Op>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        let commit = (|| -> rusqlite::Result<()> {
+            let mut txn = conn.transaction()?;
+            for op in batch.drain(..) {
+                // A savepoint per request: one failing request does not spoil the others.
+                let sp = txn.savepoint()?;
+                let (ok, reply) = op(&sp);
+                if ok {
+                    sp.commit()?;
+                }
+                replies.push(reply);
+            }
+            txn.commit()
+        })();
+        let error = commit.err().map(|e| StoreError(format!("commit failed: {e}")));
+        if let Some(e) = &error {
+            log::error!("{e}");
+        }
+        for reply in replies {
+            reply(error.as_ref());
+        }
+        // Requests not reached because the transaction broke off are dropped unanswered: their
+        // callers get "the queue did not record the request".
+        drop(batch);
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serializes")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn insert(conn: &Connection, r: &NewRecord) -> rusqlite::Result<Enqueued> {
+    if let Some(key) = &r.idempotency_key {
+        let scoped = format!("{}\n{key}", r.event);
+        let fresh = conn
+            .prepare_cached("INSERT INTO idempotency (key, id, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING")?
+            .execute(params![scoped, r.id, r.now])?;
+        if fresh == 0 {
+            let id = conn
+                .prepare_cached("SELECT id FROM idempotency WHERE key = ?1")?
+                .query_row([scoped], |row| row.get(0))?;
+            return Ok(Enqueued::Existing(id));
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO notifications (id, event, payload, status, next_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?4)",
+    )?
+    .execute(params![r.id, r.event, json(&r.payload), r.now])?;
+    Ok(Enqueued::New)
+}
+
+const VIEW_COLUMNS: &str =
+    "id, event, status, attempts, last_error, receipt, held_for, created_at, updated_at";
+
+fn view(row: &Row) -> rusqlite::Result<NotificationView> {
+    let status: String = row.get(2)?;
+    let last_error: Option<String> = row.get(4)?;
+    let receipt: Option<String> = row.get(5)?;
+    Ok(NotificationView::from_parts(
+        &row.get::<_, String>(0)?,
+        &row.get::<_, String>(1)?,
+        status
+            .parse()
+            .map_err(|e: String| rusqlite::Error::InvalidColumnType(2, e, rusqlite::types::Type::Text))?,
+        row.get(3)?,
+        last_error.as_deref().map(from_json).transpose()?,
+        receipt.as_deref().map(from_json).transpose()?,
+        from_json(&row.get::<_, String>(6)?)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn set_queued(conn: &Connection, id: &str, at: Millis, now: Millis) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE notifications SET status = 'queued', next_at = ?2, updated_at = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id, at, now])?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn enqueue(&self, record: NewRecord) -> BoxFuture<'_, Result<Enqueued, StoreError>> {
+        self.run(move |c| insert(c, &record))
+    }
+
+    fn claim(&self, now: Millis, limit: usize) -> BoxFuture<'_, Result<Vec<Job>, StoreError>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(
+                "UPDATE notifications SET status = 'sending', attempts = attempts + 1, updated_at = ?1
+                 WHERE id IN (SELECT id FROM notifications WHERE status = 'queued' AND next_at <= ?1
+                              ORDER BY next_at LIMIT ?2)
+                 RETURNING id, event, payload, attempts, ambiguous, created_at",
+            )?;
+            let jobs = stmt.query_map(params![now, limit as i64], |row| {
+                Ok(Job {
+                    id: row.get(0)?,
+                    event: row.get(1)?,
+                    payload: from_json(&row.get::<_, String>(2)?)?,
+                    attempts: row.get(3)?,
+                    ambiguous: row.get(4)?,
+                    created_at: row.get(5)?,
+                })
+            })?;
+            jobs.collect()
+        })
+    }
+
+    fn update(&self, id: String, now: Millis, change: Change) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |c| {
+            match change {
+                Change::Finish { status, receipt, error, held, sent_keys } => {
+                    let held_for: Vec<&str> = held.iter().map(|h| h.key.as_str()).collect();
+                    c.prepare_cached(
+                        "UPDATE notifications SET status = ?2, receipt = ?3, last_error = COALESCE(?4, last_error),
+                         held_for = ?5, updated_at = ?6 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        id,
+                        status.as_str(),
+                        receipt.as_ref().map(json),
+                        error.as_ref().map(json),
+                        json(&held_for),
+                        now
+                    ])?;
+                    let mut hold = c.prepare_cached(
+                        "INSERT INTO held (key, notification_id, event, label, summary, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?;
+                    for h in &held {
+                        hold.execute(params![h.key, h.notification_id, h.event, h.label, h.summary, h.created_at])?;
+                    }
+                    let mut log = c.prepare_cached("INSERT INTO sends (key, at) VALUES (?1, ?2)")?;
+                    for key in &sent_keys {
+                        log.execute(params![key, now])?;
+                    }
+                }
+                Change::Retry { at, error, ambiguous } => {
+                    c.prepare_cached(
+                        "UPDATE notifications SET last_error = ?2, ambiguous = ambiguous OR ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![id, json(&error), ambiguous])?;
+                    set_queued(c, &id, at, now)?;
+                }
+                Change::Defer { at } => {
+                    c.prepare_cached("UPDATE notifications SET attempts = max(attempts - 1, 0) WHERE id = ?1")?
+                        .execute([&id])?;
+                    set_queued(c, &id, at, now)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn get(&self, id: String) -> BoxFuture<'_, Result<Option<NotificationView>, StoreError>> {
+        self.run(move |c| {
+            c.prepare_cached(&format!("SELECT {VIEW_COLUMNS} FROM notifications WHERE id = ?1"))?
+                .query_row([id], view)
+                .optional()
+        })
+    }
+
+    fn list(
+        &self,
+        status: Option<Status>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<NotificationView>, StoreError>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {VIEW_COLUMNS} FROM notifications WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![status.map(Status::as_str), limit as i64], view)?;
+            rows.collect()
+        })
+    }
+
+    fn requeue(&self, id: String, now: Millis) -> BoxFuture<'_, Result<Requeue, StoreError>> {
+        self.run(move |c| {
+            let status: Option<String> = c
+                .prepare_cached("SELECT status FROM notifications WHERE id = ?1")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
+            let Some(status) = status else { return Ok(Requeue::NotFound) };
+            let status: Status = status.parse().unwrap_or(Status::Queued);
+            if !matches!(status, Status::Dead | Status::Failed) {
+                return Ok(Requeue::NotRetryable(status));
+            }
+            c.prepare_cached("UPDATE notifications SET attempts = 0 WHERE id = ?1")?.execute([&id])?;
+            set_queued(c, &id, now, now)?;
+            Ok(Requeue::Done)
+        })
+    }
+
+    fn recover(&self, now: Millis) -> BoxFuture<'_, Result<(usize, usize), StoreError>> {
+        self.run(move |c| {
+            // Whatever was being sent when the process stopped may have reached WeCom.
+            let resumed = c.execute(
+                "UPDATE notifications SET status = 'queued', ambiguous = 1, updated_at = ?1 WHERE status = 'sending'",
+                [now],
+            )?;
+            let unfinished: i64 =
+                c.query_row("SELECT count(*) FROM notifications WHERE status IN ('queued', 'sending')", [], |r| r.get(0))?;
+            Ok((resumed, unfinished as usize))
+        })
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, Result<Option<Millis>, StoreError>> {
+        self.run(|c| {
+            c.prepare_cached("SELECT min(next_at) FROM notifications WHERE status = 'queued'")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    fn held(&self) -> BoxFuture<'_, Result<Vec<StoredHeld>, StoreError>> {
+        self.run(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, key, notification_id, event, label, summary, created_at FROM held ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(StoredHeld {
+                    seq: r.get(0)?,
+                    held: Held {
+                        key: r.get(1)?,
+                        notification_id: r.get(2)?,
+                        event: r.get(3)?,
+                        label: r.get(4)?,
+                        summary: r.get(5)?,
+                        created_at: r.get(6)?,
+                    },
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn merge_held(&self, seqs: Vec<i64>, digests: Vec<NewRecord>) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |c| {
+            let mut delete = c.prepare_cached("DELETE FROM held WHERE seq = ?1")?;
+            for seq in &seqs {
+                delete.execute([seq])?;
+            }
+            for d in &digests {
+                insert(c, d)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn sends_since(&self, since: Millis) -> BoxFuture<'_, Result<Vec<(String, Millis)>, StoreError>> {
+        self.run(move |c| {
+            let mut stmt = c.prepare_cached("SELECT key, at FROM sends WHERE at >= ?1 ORDER BY at")?;
+            let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn prune(
+        &self,
+        before: Millis,
+        keys_before: Millis,
+        sends_before: Millis,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM notifications WHERE status IN ('sent', 'failed') AND updated_at < ?1",
+                [before],
+            )?;
+            c.execute("DELETE FROM idempotency WHERE created_at < ?1", [keys_before])?;
+            c.execute("DELETE FROM sends WHERE at < ?1", [sends_before])?;
+            Ok(())
+        })
+    }
+}

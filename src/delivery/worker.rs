@@ -1,0 +1,344 @@
+//! Workers: claim due notifications, pass them through the per-member limiter, send them, and
+//! record each outcome; merge what the limiter held back into digests when the window allows.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use super::limiter::{self, Limiter};
+use super::retry::RetryPolicy;
+use super::store::{Change, Held, Job, Millis, NewRecord, Payload, Store, StoreError, now_ms};
+use super::{Failure, Outcome, Shared, Status, digest};
+use crate::config::Settings;
+use crate::wecom::{Content, ErrorClass, Message, MsgType, SendOptions, WeComClient};
+
+/// The event name of digest notifications.
+pub const DIGEST_EVENT: &str = "digest";
+/// Finished notifications are pruned at most this often.
+const PRUNE_EVERY: Millis = 10 * 60_000;
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+struct Inner {
+    store: Arc<dyn Store>,
+    client: Arc<WeComClient>,
+    policy: RetryPolicy,
+    limiter: Mutex<Limiter>,
+    shared: Arc<Shared>,
+    duplicate_window: Duration,
+    digest_delay: Millis,
+    retention: Millis,
+}
+
+/// The running workers; `stop` lets in-flight sends finish.
+pub struct Worker {
+    task: tokio::task::JoinHandle<()>,
+    permits: Arc<Semaphore>,
+    concurrency: u32,
+    shared: Arc<Shared>,
+}
+
+impl Worker {
+    pub(super) async fn start(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        client: Arc<WeComClient>,
+        shared: Arc<Shared>,
+    ) -> Result<Worker, StoreError> {
+        let limits = &settings.limits;
+        let mut limiter = Limiter::new(limits.per_member_per_minute, limits.per_member_per_hour);
+        // After a restart the limiter remembers what went out in the last hour.
+        for (key, at) in store.sends_since(now_ms() - 3_600_000).await? {
+            limiter.record(&[key], at);
+        }
+        for h in store.held().await? {
+            limiter.hold(&h.held.key);
+        }
+        let inner = Arc::new(Inner {
+            store,
+            client,
+            policy: RetryPolicy::from_settings(&settings.delivery),
+            limiter: Mutex::new(limiter),
+            shared: shared.clone(),
+            duplicate_window: settings.delivery.duplicate_check_window,
+            digest_delay: limits.digest_delay.as_millis() as Millis,
+            retention: settings.queue.retention.as_millis() as Millis,
+        });
+        let concurrency = settings.delivery.concurrency as u32;
+        let permits = Arc::new(Semaphore::new(concurrency as usize));
+        let task = tokio::spawn(run(inner, permits.clone()));
+        Ok(Worker { task, permits, concurrency, shared })
+    }
+
+    /// Stops claiming work and waits up to `grace` for in-flight sends. What is left stays
+    /// queued (in a durable store) for the next start.
+    pub async fn stop(self, grace: Duration) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+        let _ = self.task.await;
+        match tokio::time::timeout(grace, self.permits.acquire_many(self.concurrency)).await {
+            Ok(_) => log::info!("all in-flight sends finished"),
+            Err(_) => {
+                log::warn!("in-flight sends still running after {grace:?}; they resume on the next start")
+            }
+        }
+    }
+}
+
+async fn run(inner: Arc<Inner>, permits: Arc<Semaphore>) {
+    let mut last_prune = 0;
+    let mut last_flush = 0;
+    while !inner.shared.stopping.load(Ordering::SeqCst) {
+        let now = now_ms();
+        let free = permits.available_permits();
+        let mut claimed = 0;
+        if free > 0 {
+            match inner.store.claim(now, free).await {
+                Ok(jobs) => {
+                    claimed = jobs.len();
+                    for job in jobs {
+                        let permit = permits.clone().acquire_owned().await.expect("never closed");
+                        let inner = inner.clone();
+                        tokio::spawn(async move {
+                            process(&inner, job).await;
+                            drop(permit);
+                            inner.shared.wake.notify_one();
+                        });
+                    }
+                }
+                Err(e) => log::error!("cannot claim notifications: {e}"),
+            }
+        }
+        if now - last_flush >= 200 {
+            last_flush = now;
+            if let Err(e) = flush_digests(&inner, now).await {
+                log::error!("cannot merge held notifications into digests: {e}");
+            }
+        }
+        if now - last_prune >= PRUNE_EVERY {
+            last_prune = now;
+            prune(&inner, now).await;
+        }
+        if claimed > 0 && claimed == free {
+            continue; // there may be more due right now
+        }
+        let pause = match inner.store.next_due().await {
+            Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, 500) as u64),
+            _ => IDLE_POLL,
+        };
+        let pause = if inner.limiter.lock().expect("poisoned").has_held() {
+            pause.min(Duration::from_millis(200))
+        } else {
+            pause
+        };
+        tokio::select! {
+            _ = inner.shared.wake.notified() => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+async fn prune(inner: &Inner, now: Millis) {
+    let result = inner.store.prune(now - inner.retention, now - 24 * 3_600_000, now - 3_600_000).await;
+    if let Err(e) = result {
+        log::error!("cannot prune old notifications: {e}");
+    }
+}
+
+/// One attempt at one notification.
+async fn process(inner: &Inner, job: Job) {
+    let message = match job.payload.message() {
+        Ok(m) => m,
+        Err(e) => {
+            let failure = Failure {
+                error: format!("stored notification is unusable: {e}"),
+                errcode: None,
+                errmsg: None,
+                hint: "this is a relay bug, please report it".into(),
+            };
+            return finish(inner, &job, Status::Failed, Err(failure), vec![], vec![]).await;
+        }
+    };
+    let keys = limiter::keys(&message.recipients);
+    let now = now_ms();
+    // Decided under the lock, acted on after it: the guard must not live across an await.
+    let decision = {
+        let mut lim = inner.limiter.lock().expect("poisoned");
+        if !job.payload.digest {
+            Ok(keys.into_iter().partition::<Vec<_>, _>(|k| lim.admits(k, now)))
+        } else if keys.iter().all(|k| lim.admits_digest(k, now)) {
+            Ok((keys, vec![]))
+        } else {
+            Err(keys.iter().map(|k| lim.next_free(k, now)).max().unwrap_or(now))
+        }
+    };
+    let (allowed, held_keys) = match decision {
+        Ok(split) => split,
+        Err(at) => {
+            record(inner, &job, Change::Defer { at }).await;
+            return;
+        }
+    };
+    let held: Vec<Held> = held_keys
+        .iter()
+        .map(|key| Held {
+            key: key.clone(),
+            notification_id: job.id.clone(),
+            event: job.event.clone(),
+            label: job.payload.label.clone(),
+            summary: job.payload.summary.clone(),
+            created_at: now,
+        })
+        .collect();
+    if !held.is_empty() {
+        log::info!(
+            "notification {} ({}): holding back for a digest, per-member limit reached: {held_keys:?}",
+            job.id,
+            job.event
+        );
+    }
+    if allowed.is_empty() {
+        return finish(inner, &job, Status::Sent, Ok(Default::default()), held, vec![]).await;
+    }
+    inner.limiter.lock().expect("poisoned").record(&allowed, now);
+    let to_send = Message {
+        recipients: limiter::recipients(&allowed).expect("keys come from valid recipients"),
+        ..message
+    };
+    let opts = SendOptions { duplicate_check: Some(inner.duplicate_window) };
+    let error = match inner.client.send(&to_send, opts).await {
+        Ok(receipt) => {
+            log::info!(
+                "notification {} ({}) sent on attempt {}: msgid {}, invalid users {:?}",
+                job.id,
+                job.event,
+                job.attempts,
+                receipt.msgid,
+                receipt.invalid_users
+            );
+            return finish(inner, &job, Status::Sent, Ok(receipt), held, allowed).await;
+        }
+        Err(e) => e,
+    };
+    if !error.is_ambiguous() {
+        // WeCom refused it: nothing reached the members, so it does not count against them.
+        inner.limiter.lock().expect("poisoned").forget(&allowed, now);
+    }
+    let failure = Failure::from(&error);
+    if error.class() == ErrorClass::Permanent {
+        log::error!(
+            "notification {} ({}) failed on attempt {}: {error}; fix: {}",
+            job.id,
+            job.event,
+            job.attempts,
+            failure.hint
+        );
+        return finish(inner, &job, Status::Failed, Err(failure), held, vec![]).await;
+    }
+    let delay = inner.policy.delay(job.attempts, rand::random());
+    let age = Duration::from_millis((now - job.created_at).max(0) as u64);
+    if inner.policy.gives_up(job.attempts, age, delay) {
+        log::error!(
+            "notification {} ({}) is dead after {} attempts: {error}; {}",
+            job.id,
+            job.event,
+            job.attempts,
+            failure.hint
+        );
+        return finish(inner, &job, Status::Dead, Err(failure), held, vec![]).await;
+    }
+    log::warn!(
+        "notification {} ({}) attempt {} failed: {error}; retrying in {delay:?}",
+        job.id,
+        job.event,
+        job.attempts
+    );
+    let at = now_ms() + delay.as_millis() as Millis;
+    record(inner, &job, Change::Retry { at, error: failure, ambiguous: error.is_ambiguous() }).await;
+}
+
+async fn finish(
+    inner: &Inner,
+    job: &Job,
+    status: Status,
+    result: Result<crate::wecom::SendReceipt, Failure>,
+    held: Vec<Held>,
+    sent_keys: Vec<String>,
+) {
+    {
+        let mut lim = inner.limiter.lock().expect("poisoned");
+        held.iter().for_each(|h| lim.hold(&h.key));
+    }
+    let held_for = held.iter().map(|h| h.key.clone()).collect();
+    let (receipt, error) = match &result {
+        Ok(r) => (Some(r.clone()), None),
+        Err(f) => (None, Some(f.clone())),
+    };
+    let change = Change::Finish { status, receipt, error, held, sent_keys };
+    if record(inner, job, change).await {
+        let outcome = match result {
+            Ok(receipt) => Outcome::Sent { receipt, held_for },
+            Err(failure) => Outcome::Failed(failure),
+        };
+        inner.shared.finished(&job.id, outcome);
+    }
+}
+
+/// Writes the change; a store failure leaves the job `sending`, to be resumed on the next start.
+async fn record(inner: &Inner, job: &Job, change: Change) -> bool {
+    match inner.store.update(job.id.clone(), now_ms(), change).await {
+        Ok(()) => true,
+        Err(e) => {
+            log::error!("notification {}: cannot record the outcome: {e}", job.id);
+            false
+        }
+    }
+}
+
+/// Turns held items into digest notifications for each member whose window has room again and
+/// whose oldest item has waited `digest_delay` (so that a burst ends up in one digest).
+async fn flush_digests(inner: &Inner, now: Millis) -> Result<(), StoreError> {
+    if !inner.limiter.lock().expect("poisoned").has_held() {
+        return Ok(());
+    }
+    let mut by_key: BTreeMap<String, Vec<(i64, Held)>> = BTreeMap::new();
+    for h in inner.store.held().await? {
+        by_key.entry(h.held.key.clone()).or_default().push((h.seq, h.held));
+    }
+    for (key, items) in by_key {
+        let ready = items.first().is_some_and(|(_, h)| now - h.created_at >= inner.digest_delay)
+            && inner.limiter.lock().expect("poisoned").admits_digest(&key, now);
+        if !ready {
+            continue;
+        }
+        let held: Vec<Held> = items.iter().map(|(_, h)| h.clone()).collect();
+        let recipients =
+            limiter::recipients(std::slice::from_ref(&key)).expect("keys come from valid recipients");
+        let digests: Vec<NewRecord> = digest::build(&held, MsgType::Text.content_limit())
+            .into_iter()
+            .map(|text| {
+                let message = Message {
+                    msgtype: MsgType::Text,
+                    content: Content::fit(&text, MsgType::Text),
+                    recipients: recipients.clone(),
+                };
+                NewRecord {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    event: DIGEST_EVENT.into(),
+                    payload: Payload::new(&message, String::new(), String::new(), true),
+                    idempotency_key: None,
+                    now,
+                }
+            })
+            .collect();
+        let count = digests.len();
+        inner.store.merge_held(items.iter().map(|(seq, _)| *seq).collect(), digests).await?;
+        inner.shared.unfinished.fetch_add(count, Ordering::SeqCst);
+        inner.limiter.lock().expect("poisoned").release(&key);
+        log::info!("merged {} held notifications for {key} into {count} digest(s)", held.len());
+        inner.shared.wake.notify_one();
+    }
+    Ok(())
+}
