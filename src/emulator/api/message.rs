@@ -5,7 +5,7 @@ use crate::emulator::limits::Over;
 use crate::emulator::model::{Endpoint, Received};
 use crate::emulator::recipients;
 use crate::emulator::state::{Sent, Shared};
-use crate::emulator::validate::{self, Checked, Ctx};
+use crate::emulator::validate::{self, Ctx};
 use crate::emulator::wire::{self, WeComError};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
@@ -71,41 +71,46 @@ fn handle(st: &Shared, req: &HttpRequest, body: Option<Vec<u8>>) -> Result<Value
             },
         )?
     };
-    let mut answer = json!({
-        "errcode": 0,
-        "errmsg": "ok",
-        "invaliduser": res.invalid_user.join("|"),
-        "invalidparty": res.invalid_party.join("|"),
-        "invalidtag": res.invalid_tag.join("|"),
-        "unlicenseduser": "",
-    });
+    let mut invalid = Map::new();
+    for (field, ids) in [
+        ("invaliduser", &res.invalid_user),
+        ("invalidparty", &res.invalid_party),
+        ("invalidtag", &res.invalid_tag),
+    ] {
+        invalid.insert(field.into(), json!(ids.join("|")));
+    }
+    invalid.insert("unlicenseduser".into(), json!(""));
     if !named_valid {
         // Every recipient invalid: nothing is sent (the 81013 errmsg text is UNCONFIRMED).
-        answer["errcode"] = json!(81013);
-        answer["errmsg"] = json!(wire::errmsg(
-            wire::default_text(81013),
-            81013,
-            &wire::caller_ip(req)
-        ));
-        return Ok(answer);
+        let mut e = WeComError::code(81013);
+        e.extra = invalid;
+        return Err(e);
     }
     let msgid = random_id(60);
-    answer["msgid"] = json!(msgid);
     let response_code = checked.interactive.then(|| random_id(64));
+    let mut answer = Map::new();
+    answer.insert("errcode".into(), json!(0));
+    answer.insert("errmsg".into(), json!("ok"));
+    answer.extend(invalid);
+    answer.insert("msgid".into(), json!(msgid));
     if let Some(code) = &response_code {
-        answer["response_code"] = json!(code);
+        answer.insert("response_code".into(), json!(code));
     }
-    deliver(
-        st,
-        agent_id,
-        &msg,
-        &msgtype,
-        checked,
-        &res.users,
-        &msgid,
+    let answer = Value::Object(answer);
+    let record = Received {
+        msgid,
+        agentid: agent_id,
+        msgtype: msgtype.clone(),
+        content: checked.content,
+        body: msg.get(&msgtype).cloned().unwrap_or(Value::Null),
+        shown: checked.shown,
+        truncated: checked.truncated,
+        at: st.clock.wall(),
+        reason: None,
+        recalled: false,
         response_code,
-        answer,
-    )
+    };
+    Ok(deliver(st, &msg, record, &res.users, answer))
 }
 
 /// `agentid` is required and must be the token's app; a numeric string is accepted.
@@ -130,32 +135,15 @@ fn duplicate_interval(msg: &Map<String, Value>) -> Option<Duration> {
 }
 
 /// Records the message for each recipient, or drops it (rate rule, duplicate), and answers.
-#[allow(clippy::too_many_arguments)]
 fn deliver(
     st: &Shared,
-    agent_id: i64,
     msg: &Map<String, Value>,
-    msgtype: &str,
-    checked: Checked,
+    record: Received,
     users: &[String],
-    msgid: &str,
-    response_code: Option<String>,
     answer: Value,
-) -> Result<Value, WeComError> {
+) -> Value {
     let now = st.clock.now();
-    let record = Received {
-        msgid: msgid.to_owned(),
-        agentid: agent_id,
-        msgtype: msgtype.to_owned(),
-        content: checked.content,
-        body: msg.get(msgtype).cloned().unwrap_or(Value::Null),
-        shown: checked.shown,
-        truncated: checked.truncated,
-        at: st.clock.wall(),
-        reason: None,
-        recalled: false,
-        response_code,
-    };
+    let agent_id = record.agentid;
     let mut inner = st.lock();
     inner.version += 1;
     let dup_key = Value::Object(msg.clone()).to_string();
@@ -172,7 +160,7 @@ fn deliver(
                 inner.dropped.entry(u.clone()).or_default().push(copy);
                 inner.counters.duplicates += 1;
             }
-            return Ok(earlier);
+            return earlier;
         }
         inner
             .duplicates
@@ -195,22 +183,21 @@ fn deliver(
             }
             Err(over) => {
                 // "超过部分会被丢弃不下发": dropped silently, the send still answers errcode 0.
+                let limit = match over {
+                    Over::Minute(n) => format!("{n} messages/minute"),
+                    Over::Hour(n) => format!("{n} messages/hour"),
+                };
                 let mut copy = record.clone();
-                copy.reason = Some(match over {
-                    Over::Minute(n) => {
-                        format!("rate: over {n} messages/minute to this member from app {agent_id}")
-                    }
-                    Over::Hour(n) => {
-                        format!("rate: over {n} messages/hour to this member from app {agent_id}")
-                    }
-                });
+                copy.reason = Some(format!(
+                    "rate: over {limit} to this member from app {agent_id}"
+                ));
                 inner.dropped.entry(u.clone()).or_default().push(copy);
                 inner.counters.dropped += 1;
             }
         }
     }
     inner.sent.insert(
-        msgid.to_owned(),
+        record.msgid.clone(),
         Sent {
             agent_id,
             at: now,
@@ -218,5 +205,5 @@ fn deliver(
             recalled: false,
         },
     );
-    Ok(answer)
+    answer
 }
