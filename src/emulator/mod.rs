@@ -1,6 +1,29 @@
 //! A local, stateful WeCom (企业微信) emulator: the `/cgi-bin/` API with WeCom's rules and
 //! errcodes, a control API under `/_emulator/`, and an inbox page at `/`.
 //!
+//! WeCom endpoints: `GET gettoken`, `POST message/send`, `POST message/recall`, `GET agent/get`,
+//! `POST media/upload`, `POST webhook/send`, `POST webhook/upload_media` (all under `/cgi-bin/`).
+//!
+//! Control API (JSON; never subject to faults, latency or "down"):
+//!
+//! | route | body / query | effect |
+//! |---|---|---|
+//! | `POST /_emulator/faults` | `{"endpoint": "message_send"\|null, "times": 1, "errcode": -1}` or `"http_status": 502` / `"delay_ms": 3000` / `"drop_connection": true` | queue a fault |
+//! | `GET /_emulator/faults` · `DELETE /_emulator/faults` | | list / clear queued faults |
+//! | `POST /_emulator/tokens/revoke` · `/tokens/expire` | | next use → 40014 / 42001 |
+//! | `POST /_emulator/latency` | `{"ms": 250}` | delay every WeCom call |
+//! | `POST /_emulator/down` · `/up` | | drop every WeCom connection / serve again |
+//! | `POST /_emulator/clock/advance` | `{"secs": 61}` or `{"ms": n}` | move the emulated clock |
+//! | `GET /_emulator/messages` | `?user=ID` (optional) | delivered messages |
+//! | `GET /_emulator/dropped` | `?user=ID` (optional) | dropped (rate) and suppressed (duplicate) |
+//! | `GET /_emulator/robots` | `?key=KEY` (optional) | group-robot messages |
+//! | `GET /_emulator/counters` | | call and outcome counts |
+//! | `POST /_emulator/reset` | | forget everything but config and clock |
+//! | `GET /_emulator/version` · `GET /_emulator/inbox` | | the inbox page's polling endpoints |
+//!
+//! Endpoint names: `gettoken`, `message_send`, `agent_get`, `media_upload`, `recall`,
+//! `webhook`, `webhook_upload`.
+//!
 //! Dropped connections ("down" and [`FaultKind::DropConnection`]) are emulated by a response
 //! whose body stream fails before anything is written: actix-http then closes the socket
 //! without sending the status line, so the client sees a connection closed mid-request.

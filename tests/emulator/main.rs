@@ -1,6 +1,7 @@
 //! Integration tests for the WeCom emulator: one test per documented rule, over real HTTP.
 
 mod agent;
+mod config;
 mod control;
 mod duplicate;
 mod gettoken;

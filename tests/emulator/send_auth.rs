@@ -92,3 +92,13 @@ async fn an_untrusted_caller_ip_gets_60020_naming_it() {
     let emu = spawn_with(cfg).await;
     assert_eq!(emu.send(text("zhangsan", "hi")).await["errcode"], 0);
 }
+
+#[tokio::test]
+async fn a_get_on_message_send_is_40058() {
+    let emu = spawn().await;
+    let token = emu.token().await;
+    let v = emu
+        .get(&format!("/cgi-bin/message/send?access_token={token}"))
+        .await;
+    assert_errmsg(&v, 40058, "POST method required. invalid Request Parameter");
+}
