@@ -4,6 +4,7 @@
 use super::handle::EmulatorHandle;
 use super::model::{Endpoint, Fault, FaultKind};
 use super::state::Shared;
+use super::wire;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -151,30 +152,14 @@ async fn advance(st: St, body: web::Bytes) -> HttpResponse {
     }
 }
 
-fn query(req: &HttpRequest, name: &str) -> Option<String> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 /// `?user=ID` → that member's list; without it, every member's lists by userid.
 fn per_user(st: &St, req: &HttpRequest, dropped: bool) -> HttpResponse {
-    let inner = st.lock();
-    let map = if dropped {
-        &inner.dropped
-    } else {
-        &inner.inbox
-    };
-    match query(req, "user") {
-        Some(user) => {
-            let list: Vec<_> = map
-                .iter()
-                .filter(|(k, _)| k.eq_ignore_ascii_case(&user))
-                .flat_map(|(_, v)| v.iter())
-                .collect();
-            HttpResponse::Ok().json(list)
-        }
-        None => HttpResponse::Ok().json(map),
+    let h = handle(st);
+    match (wire::query(req, "user"), dropped) {
+        (Some(user), false) => HttpResponse::Ok().json(h.received(&user)),
+        (Some(user), true) => HttpResponse::Ok().json(h.dropped(&user)),
+        (None, false) => HttpResponse::Ok().json(h.all_received()),
+        (None, true) => HttpResponse::Ok().json(h.all_dropped()),
     }
 }
 
@@ -187,10 +172,9 @@ async fn dropped(st: St, req: HttpRequest) -> HttpResponse {
 }
 
 async fn robots(st: St, req: HttpRequest) -> HttpResponse {
-    let inner = st.lock();
-    match query(&req, "key") {
-        Some(key) => HttpResponse::Ok().json(inner.robot.get(&key).cloned().unwrap_or_default()),
-        None => HttpResponse::Ok().json(&inner.robot),
+    match wire::query(&req, "key") {
+        Some(key) => HttpResponse::Ok().json(handle(&st).robot_messages(&key)),
+        None => HttpResponse::Ok().json(&st.lock().robot),
     }
 }
 

@@ -39,9 +39,19 @@ impl EmulatorHandle {
 
     /// Every member's delivered messages, by userid.
     pub fn all_received(&self) -> BTreeMap<String, Vec<Received>> {
-        self.shared
-            .lock()
+        let inner = self.shared.lock();
+        inner
             .inbox
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Every member's dropped or suppressed messages, by userid.
+    pub fn all_dropped(&self) -> BTreeMap<String, Vec<Received>> {
+        let inner = self.shared.lock();
+        inner
+            .dropped
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()

@@ -50,39 +50,31 @@ fn cut_field(
     Ok((kept.to_owned(), cut))
 }
 
-/// news: title ≤128 B and description ≤512 B (truncated), appid+pagepath together, and for apps
-/// a url with its protocol (the robot doc's own sample sends `"url":"www.qq.com"`).
-pub(crate) fn news(
+/// The common walk of news and mpnews: 1–8 articles, each with a title (41016) and passing
+/// `check`; the title is cut to 128 bytes and `summary` (description/digest) to 512.
+fn walk(
     obj: &Map<String, Value>,
-    url_needs_protocol: bool,
+    msgtype: &str,
+    summary: &str,
+    check: impl Fn(&Map<String, Value>) -> Result<(), WeComError>,
 ) -> Result<Checked, WeComError> {
+    let path = format!("{msgtype}.articles");
     let mut shown_list = Vec::new();
     let mut lines = Vec::new();
     let mut truncated = false;
-    for art in articles(obj, "news")? {
-        if text_field(art, "news.articles", "title")?.is_none() {
+    for art in articles(obj, msgtype)? {
+        if text_field(art, &path, "title")?.is_none() {
             return Err(WeComError::code(41016));
         }
-        if let Some(url) = text_field(art, "news.articles", "url")? {
-            if url_needs_protocol {
-                check_url(url)?;
-            }
-        }
-        let appid = text_field(art, "news.articles", "appid")?;
-        let page = text_field(art, "news.articles", "pagepath")?;
-        if appid.is_some() != page.is_some() {
-            return Err(WeComError::param(
-                "news.articles appid and pagepath must be given together",
-            ));
-        }
+        check(art)?;
         let mut shown = art.clone();
-        let (title, c1) = cut_field(art, &mut shown, "news.articles", "title", 128)?;
-        let (desc, c2) = cut_field(art, &mut shown, "news.articles", "description", 512)?;
+        let (title, c1) = cut_field(art, &mut shown, &path, "title", 128)?;
+        let (text, c2) = cut_field(art, &mut shown, &path, summary, 512)?;
         truncated |= c1 || c2;
-        lines.push(if desc.is_empty() {
+        lines.push(if text.is_empty() {
             title
         } else {
-            format!("{title}\n{desc}")
+            format!("{title}\n{text}")
         });
         shown_list.push(Value::Object(shown));
     }
@@ -94,17 +86,35 @@ pub(crate) fn news(
     })
 }
 
+/// news: title ≤128 B and description ≤512 B (truncated), appid+pagepath together, and for apps
+/// a url with its protocol (the robot doc's own sample sends `"url":"www.qq.com"`).
+pub(crate) fn news(
+    obj: &Map<String, Value>,
+    url_needs_protocol: bool,
+) -> Result<Checked, WeComError> {
+    let path = "news.articles";
+    walk(obj, "news", "description", |art| {
+        if let Some(url) = text_field(art, path, "url")? {
+            if url_needs_protocol {
+                check_url(url)?;
+            }
+        }
+        let appid = text_field(art, path, "appid")?;
+        let page = text_field(art, path, "pagepath")?;
+        if appid.is_some() != page.is_some() {
+            return Err(WeComError::param(
+                "news.articles appid and pagepath must be given together",
+            ));
+        }
+        Ok(())
+    })
+}
+
 /// mpnews: title and thumb_media_id (an image) and content required; author ≤64 B (45032),
 /// content ≤666 KB (45002); title ≤128 B and digest ≤512 B.
 pub(super) fn mpnews(obj: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Checked, WeComError> {
-    let mut shown_list = Vec::new();
-    let mut lines = Vec::new();
-    let mut truncated = false;
     let path = "mpnews.articles";
-    for art in articles(obj, "mpnews")? {
-        if text_field(art, path, "title")?.is_none() {
-            return Err(WeComError::code(41016));
-        }
+    walk(obj, "mpnews", "digest", |art| {
         let thumb =
             text_field(art, path, "thumb_media_id")?.ok_or_else(|| WeComError::code(41006))?;
         if (ctx.media)(thumb, "image").is_none() {
@@ -118,21 +128,6 @@ pub(super) fn mpnews(obj: &Map<String, Value>, ctx: &Ctx<'_>) -> Result<Checked,
         if text_field(art, path, "author")?.is_some_and(|a| a.len() > 64) {
             return Err(WeComError::code(45032));
         }
-        let mut shown = art.clone();
-        let (title, c1) = cut_field(art, &mut shown, path, "title", 128)?;
-        let (digest, c2) = cut_field(art, &mut shown, path, "digest", 512)?;
-        truncated |= c1 || c2;
-        lines.push(if digest.is_empty() {
-            title
-        } else {
-            format!("{title}\n{digest}")
-        });
-        shown_list.push(Value::Object(shown));
-    }
-    Ok(Checked {
-        content: lines.join("\n\n"),
-        shown: serde_json::json!({ "articles": shown_list }),
-        truncated,
-        interactive: false,
+        Ok(())
     })
 }
