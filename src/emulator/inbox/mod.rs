@@ -50,7 +50,7 @@ async fn version(st: St) -> HttpResponse {
 }
 
 fn clock(at: &time::OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[month]-[day] [hour]:[minute]:[second]");
+    let f = time::macros::format_description!("[month]-[day] [hour]:[minute]:[second] UTC");
     at.format(f).unwrap_or_default()
 }
 
