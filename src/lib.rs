@@ -1,6 +1,7 @@
 //! wecom-relay: turns application events into WeCom (企业微信) messages.
 
 pub mod api;
+pub mod commands;
 pub mod config;
 pub mod delivery;
 pub mod emulator;

@@ -1,9 +1,11 @@
 //! The `wecom-relay` command line: parse, load settings, run.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use wecom_relay::commands;
 use wecom_relay::config::{self, Settings};
 use wecom_relay::startup::{Application, BoxError};
 
@@ -21,6 +23,23 @@ struct Cli {
 enum Command {
     /// Run the relay (the default).
     Serve,
+    /// The relay plus a built-in WeCom emulator with generated credentials: no WeCom account needed.
+    Demo {
+        /// Where the relay listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Where the emulator (and its inbox page) listens.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        emulator_listen: SocketAddr,
+    },
+    /// The WeCom emulator alone.
+    Emulator {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        /// A TOML file with the emulated corp (members, apps, secrets); default: generated.
+        #[arg(long)]
+        setup: Option<PathBuf>,
+    },
     /// Print the message an event would produce, without sending it.
     Render {
         /// Event name, e.g. user-added.
@@ -34,8 +53,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     wecom_relay::telemetry::init();
-    let cli = Cli::parse();
-    match run(cli).await {
+    match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -45,16 +63,18 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), BoxError> {
-    let file = config::locate(cli.config.as_deref())?;
-    let settings = Settings::load(file.as_deref())?;
+    let settings = || -> Result<Settings, BoxError> {
+        let file = config::locate(cli.config.as_deref())?;
+        Ok(Settings::load(file.as_deref())?)
+    };
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => Ok(Application::build(settings).await?.run_until_stopped().await?),
+        Command::Serve => Ok(Application::build(settings()?).await?.run_until_stopped().await?),
+        Command::Demo { listen, emulator_listen } => {
+            commands::demo(settings()?, listen, emulator_listen).await
+        }
+        Command::Emulator { listen, setup } => commands::emulator(listen, setup.as_deref()).await,
         Command::Render { event, data } => {
-            let renderer = wecom_relay::render::Renderer::load(&settings.templates, &settings.events)?;
-            let context: serde_json::Value =
-                serde_json::from_str(&data).map_err(|e| format!("--data is not valid JSON: {e}"))?;
-            let rendered = renderer.render(&event, &context, Default::default())?;
-            println!("{}", rendered.message.content.as_str());
+            println!("{}", commands::render(&settings()?, &event, &data)?);
             Ok(())
         }
     }
