@@ -202,7 +202,12 @@ async fn process(inner: &Inner, job: Job) {
     if allowed.is_empty() {
         return finish(inner, &job, Status::Sent, Ok(Default::default()), held, vec![]).await;
     }
-    inner.limiter.lock().expect("poisoned").record(&allowed, now);
+    // A resend after an ambiguous attempt was already counted, and WeCom's duplicate check
+    // makes sure that the two reach the member at most once between them.
+    let counts = !job.ambiguous;
+    if counts {
+        inner.limiter.lock().expect("poisoned").record(&allowed, now);
+    }
     let to_send = Message {
         recipients: limiter::recipients(&allowed).expect("keys come from valid recipients"),
         ..message
@@ -222,7 +227,7 @@ async fn process(inner: &Inner, job: Job) {
         }
         Err(e) => e,
     };
-    if !error.is_ambiguous() {
+    if counts && !error.is_ambiguous() {
         // WeCom refused it: nothing reached the members, so it does not count against them.
         inner.limiter.lock().expect("poisoned").forget(&allowed, now);
     }

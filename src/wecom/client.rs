@@ -213,6 +213,7 @@ impl WeComClient {
 
 /// reqwest's errors name the URL, which carries the secret or the token: drop it, keep the cause.
 fn transport_error(api: &'static str, e: reqwest::Error, scrub: &dyn Fn(&str) -> String) -> WeComError {
+    let e = e.without_url();
     let mut detail = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
@@ -220,7 +221,6 @@ fn transport_error(api: &'static str, e: reqwest::Error, scrub: &dyn Fn(&str) ->
         detail.push_str(&s.to_string());
         source = s.source();
     }
-    let e = e.without_url();
     let detail = scrub(&detail);
     if e.is_connect() {
         WeComError::Connect { api, detail }

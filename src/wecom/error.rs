@@ -54,7 +54,8 @@ impl WeComError {
     /// True when the request may have been delivered although no answer came back, so that a
     /// resend must ask WeCom to suppress duplicates.
     pub fn is_ambiguous(&self) -> bool {
-        matches!(self, WeComError::Timeout { .. })
+        // Only a send can have reached a member; a gettoken that timed out delivered nothing.
+        matches!(self, WeComError::Timeout { api: "message/send", .. })
     }
 
     pub fn errcode(&self) -> Option<i64> {
@@ -82,8 +83,11 @@ impl WeComError {
                 "WeCom or a proxy in between is failing; the relay retries with backoff".into()
             }
             WeComError::Http { .. } => "unexpected HTTP status from WeCom: check wecom.api_base and any proxy".into(),
+            WeComError::Timeout { .. } if self.is_ambiguous() => {
+                "WeCom did not answer within wecom.request_timeout; the message may have arrived, so it is resent with WeCom's duplicate check".into()
+            }
             WeComError::Timeout { .. } => {
-                "WeCom did not answer within wecom.request_timeout; retried with duplicate suppression".into()
+                "WeCom did not answer within wecom.request_timeout; retried with backoff".into()
             }
             WeComError::Connect { .. } => {
                 "cannot reach WeCom: check DNS, the firewall and any proxy for wecom.api_base; retried with backoff".into()
