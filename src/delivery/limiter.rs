@@ -156,6 +156,12 @@ impl Limiter {
     pub fn has_held(&self) -> bool {
         !self.held.is_empty()
     }
+
+    /// The keys with held items whose window has room for a digest now.
+    pub fn held_with_room(&mut self, now: Millis) -> Vec<String> {
+        let keys: Vec<String> = self.held.iter().cloned().collect();
+        keys.into_iter().filter(|k| self.admits_digest(k, now)).collect()
+    }
 }
 
 #[cfg(test)]

@@ -214,8 +214,16 @@ impl Store for MemoryStore {
         self.with(|m| m.due.first().map(|(at, _)| *at))
     }
 
-    fn held(&self) -> BoxFuture<'_, Result<Vec<StoredHeld>, StoreError>> {
-        self.with(|m| m.held.clone())
+    fn held_keys(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
+        self.with(|m| {
+            let keys: std::collections::BTreeSet<String> =
+                m.held.iter().map(|h| h.held.key.clone()).collect();
+            keys.into_iter().collect()
+        })
+    }
+
+    fn held(&self, key: String) -> BoxFuture<'_, Result<Vec<StoredHeld>, StoreError>> {
+        self.with(move |m| m.held.iter().filter(|h| h.held.key == key).cloned().collect())
     }
 
     fn merge_held(&self, seqs: Vec<i64>, digests: Vec<NewRecord>) -> BoxFuture<'_, Result<(), StoreError>> {

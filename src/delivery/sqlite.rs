@@ -42,6 +42,7 @@ CREATE TABLE held (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, notification_id TEXT NOT NULL,
     event TEXT NOT NULL, label TEXT NOT NULL, summary TEXT NOT NULL, created_at INTEGER NOT NULL
 );
+CREATE INDEX held_key ON held(key, seq);
 CREATE TABLE sends (key TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX sends_at ON sends(at);
 ";
@@ -375,12 +376,21 @@ impl Store for SqliteStore {
         })
     }
 
-    fn held(&self) -> BoxFuture<'_, Result<Vec<StoredHeld>, StoreError>> {
+    fn held_keys(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
         self.run(|c| {
+            let mut stmt = c.prepare_cached("SELECT DISTINCT key FROM held")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn held(&self, key: String) -> BoxFuture<'_, Result<Vec<StoredHeld>, StoreError>> {
+        self.run(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, key, notification_id, event, label, summary, created_at FROM held ORDER BY seq",
+                "SELECT seq, key, notification_id, event, label, summary, created_at FROM held
+                 WHERE key = ?1 ORDER BY seq",
             )?;
-            let rows = stmt.query_map([], |r| {
+            let rows = stmt.query_map([key], |r| {
                 Ok(StoredHeld {
                     seq: r.get(0)?,
                     held: Held {

@@ -161,7 +161,10 @@ pub trait Store: Send + Sync + 'static {
     fn recover(&self, now: Millis) -> BoxFuture<'_, Result<(usize, usize), StoreError>>;
     /// When the earliest `queued` notification is due.
     fn next_due(&self) -> BoxFuture<'_, Result<Option<Millis>, StoreError>>;
-    fn held(&self) -> BoxFuture<'_, Result<Vec<StoredHeld>, StoreError>>;
+    /// The keys that have held items.
+    fn held_keys(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>>;
+    /// The items held for `key`, oldest first.
+    fn held(&self, key: String) -> BoxFuture<'_, Result<Vec<StoredHeld>, StoreError>>;
     /// Deletes the held items `seqs` and stores `digests` in their place, atomically.
     fn merge_held(&self, seqs: Vec<i64>, digests: Vec<NewRecord>) -> BoxFuture<'_, Result<(), StoreError>>;
     /// The per-member send log since `since` (key, time), for the limiter after a restart.

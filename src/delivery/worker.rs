@@ -1,7 +1,6 @@
 //! Workers: claim due notifications, pass them through the per-member limiter, send them, and
 //! record each outcome; merge what the limiter held back into digests when the window allows.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -53,8 +52,8 @@ impl Worker {
         for (key, at) in store.sends_since(now_ms() - 3_600_000).await? {
             limiter.record(&[key], at);
         }
-        for h in store.held().await? {
-            limiter.hold(&h.held.key);
+        for key in store.held_keys().await? {
+            limiter.hold(&key);
         }
         let inner = Arc::new(Inner {
             store,
@@ -147,17 +146,17 @@ async fn prune(inner: &Inner, now: Millis) {
     }
 }
 
+/// A failure that only a fix in the relay can cure; it is not retried.
+fn relay_bug(error: String) -> Failure {
+    Failure { error, errcode: None, errmsg: None, hint: "this is a relay bug, please report it".into() }
+}
+
 /// One attempt at one notification.
 async fn process(inner: &Inner, job: Job) {
     let message = match job.payload.message() {
         Ok(m) => m,
         Err(e) => {
-            let failure = Failure {
-                error: format!("stored notification is unusable: {e}"),
-                errcode: None,
-                errmsg: None,
-                hint: "this is a relay bug, please report it".into(),
-            };
+            let failure = relay_bug(format!("stored notification is unusable: {e}"));
             return finish(inner, &job, Status::Failed, Err(failure), vec![], vec![]).await;
         }
     };
@@ -208,10 +207,14 @@ async fn process(inner: &Inner, job: Job) {
     if counts {
         inner.limiter.lock().expect("poisoned").record(&allowed, now);
     }
-    let to_send = Message {
-        recipients: limiter::recipients(&allowed).expect("keys come from valid recipients"),
-        ..message
+    let recipients = match limiter::recipients(&allowed) {
+        Ok(r) => r,
+        Err(e) => {
+            let failure = relay_bug(format!("recipients cannot be addressed: {e}"));
+            return finish(inner, &job, Status::Failed, Err(failure), held, vec![]).await;
+        }
     };
+    let to_send = Message { recipients, ..message };
     let opts = SendOptions { duplicate_check: Some(inner.duplicate_window) };
     let error = match inner.client.send(&to_send, opts).await {
         Ok(receipt) => {
@@ -305,22 +308,24 @@ async fn record(inner: &Inner, job: &Job, change: Change) -> bool {
 /// Turns held items into digest notifications for each member whose window has room again and
 /// whose oldest item has waited `digest_delay` (so that a burst ends up in one digest).
 async fn flush_digests(inner: &Inner, now: Millis) -> Result<(), StoreError> {
-    if !inner.limiter.lock().expect("poisoned").has_held() {
-        return Ok(());
-    }
-    let mut by_key: BTreeMap<String, Vec<(i64, Held)>> = BTreeMap::new();
-    for h in inner.store.held().await? {
-        by_key.entry(h.held.key.clone()).or_default().push((h.seq, h.held));
-    }
-    for (key, items) in by_key {
-        let ready = items.first().is_some_and(|(_, h)| now - h.created_at >= inner.digest_delay)
-            && inner.limiter.lock().expect("poisoned").admits_digest(&key, now);
-        if !ready {
+    let ready = inner.limiter.lock().expect("poisoned").held_with_room(now);
+    for key in ready {
+        let items = inner.store.held(key.clone()).await?;
+        let Some(oldest) = items.first() else {
+            inner.limiter.lock().expect("poisoned").release(&key);
+            continue;
+        };
+        if now - oldest.held.created_at < inner.digest_delay {
             continue;
         }
-        let held: Vec<Held> = items.iter().map(|(_, h)| h.clone()).collect();
-        let recipients =
-            limiter::recipients(std::slice::from_ref(&key)).expect("keys come from valid recipients");
+        let held: Vec<Held> = items.iter().map(|h| h.held.clone()).collect();
+        let recipients = match limiter::recipients(std::slice::from_ref(&key)) {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!("held items for `{key}` cannot be addressed ({e}); they stay held");
+                continue;
+            }
+        };
         let digests: Vec<NewRecord> = digest::build(&held, MsgType::Text.content_limit())
             .into_iter()
             .map(|text| {
@@ -339,7 +344,7 @@ async fn flush_digests(inner: &Inner, now: Millis) -> Result<(), StoreError> {
             })
             .collect();
         let count = digests.len();
-        inner.store.merge_held(items.iter().map(|(seq, _)| *seq).collect(), digests).await?;
+        inner.store.merge_held(items.iter().map(|h| h.seq).collect(), digests).await?;
         inner.shared.unfinished.fetch_add(count, Ordering::SeqCst);
         inner.limiter.lock().expect("poisoned").release(&key);
         log::info!("merged {} held notifications for {key} into {count} digest(s)", held.len());
