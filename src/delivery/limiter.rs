@@ -21,6 +21,18 @@ pub struct Limiter {
     broadcast: VecDeque<Millis>,
     /// Keys with items waiting for a digest: new items for them wait too, to keep order.
     held: HashSet<String>,
+    records: u64,
+}
+
+/// Sends to one key in the last minute and in the last hour. Queues are kept sorted.
+fn counts(q: &VecDeque<Millis>, now: Millis) -> (usize, usize) {
+    (q.len() - q.partition_point(|t| *t <= now - MINUTE), q.len() - q.partition_point(|t| *t <= now - HOUR))
+}
+
+/// Sends are recorded nearly in time order; the rare late one is slotted into place.
+fn insert_sorted(q: &mut VecDeque<Millis>, at: Millis) {
+    let pos = q.partition_point(|t| *t <= at);
+    q.insert(pos, at);
 }
 
 /// The limiter keys of a recipient list. WeCom treats member ids case-insensitively.
@@ -61,6 +73,7 @@ impl Limiter {
             own: HashMap::new(),
             broadcast: VecDeque::new(),
             held: HashSet::new(),
+            records: 0,
         }
     }
 
@@ -76,27 +89,31 @@ impl Limiter {
     }
 
     fn fits(&mut self, key: &str, now: Millis, reserve: usize) -> bool {
-        let times = self.merged(key, now);
-        let in_minute = times.iter().filter(|t| **t > now - MINUTE).count();
-        in_minute + reserve < self.per_minute && times.len() + reserve < self.per_hour
+        let (broadcast_minute, broadcast_hour) = counts(&self.broadcast, now);
+        let (own_minute, own_hour) = if is_broadcast(key) {
+            let busiest = self.own.values().map(|q| counts(q, now));
+            busiest.fold((0, 0), |(m, h), (qm, qh)| (m.max(qm), h.max(qh)))
+        } else {
+            self.own.get(key).map_or((0, 0), |q| counts(q, now))
+        };
+        own_minute + broadcast_minute + reserve < self.per_minute
+            && own_hour + broadcast_hour + reserve < self.per_hour
     }
 
-    /// The send times in the last hour that count for `key`.
-    fn merged(&mut self, key: &str, now: Millis) -> Vec<Millis> {
-        let prune = |q: &mut VecDeque<Millis>| {
-            while q.front().is_some_and(|t| *t <= now - HOUR) {
-                q.pop_front();
-            }
-        };
-        prune(&mut self.broadcast);
-        self.own.values_mut().for_each(prune);
-        self.own.retain(|_, q| !q.is_empty());
+    /// The send times in the last hour that count for `key`, oldest first.
+    fn merged(&self, key: &str, now: Millis) -> Vec<Millis> {
         let own = if is_broadcast(key) {
-            self.own.values().max_by_key(|q| q.len()).cloned().unwrap_or_default()
+            self.own.values().max_by_key(|q| counts(q, now).1)
         } else {
-            self.own.get(key).cloned().unwrap_or_default()
+            self.own.get(key)
         };
-        let mut all: Vec<Millis> = own.into_iter().chain(self.broadcast.iter().copied()).collect();
+        let mut all: Vec<Millis> = own
+            .into_iter()
+            .flatten()
+            .chain(self.broadcast.iter())
+            .copied()
+            .filter(|t| *t > now - HOUR)
+            .collect();
         all.sort_unstable();
         all
     }
@@ -122,11 +139,23 @@ impl Limiter {
             if is_broadcast(k) {
                 broadcast = true;
             } else {
-                self.own.entry(k.clone()).or_default().push_back(at);
+                insert_sorted(self.own.entry(k.clone()).or_default(), at);
             }
         }
         if broadcast {
-            self.broadcast.push_back(at);
+            insert_sorted(&mut self.broadcast, at);
+        }
+        self.records += 1;
+        if self.records % 1024 == 0 {
+            // Now and then, forget what left the hour window, and members with nothing in it.
+            let cutoff = at - HOUR;
+            let prune = |q: &mut VecDeque<Millis>| {
+                let old = q.partition_point(|t| *t <= cutoff);
+                q.drain(..old);
+            };
+            prune(&mut self.broadcast);
+            self.own.values_mut().for_each(prune);
+            self.own.retain(|_, q| !q.is_empty());
         }
     }
 

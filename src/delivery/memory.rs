@@ -1,6 +1,6 @@
 //! The in-memory store, for those who want no disk: fast, and everything is lost on a restart.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use futures_util::FutureExt;
@@ -26,7 +26,13 @@ struct Inner {
     held: Vec<StoredHeld>,
     next_seq: i64,
     sends: Vec<(String, Millis)>,
+    /// Finished rows, oldest first: only the newest `KEEP_FINISHED` stay, so that memory does
+    /// not grow with traffic. `dead` ones stay until retried.
+    finished: VecDeque<String>,
 }
+
+/// How many finished notifications the in-memory store keeps for `GET /notifications/{id}`.
+const KEEP_FINISHED: usize = 10_000;
 
 struct Row {
     event: String,
@@ -150,6 +156,13 @@ impl Store for MemoryStore {
                     row.held_for = held_for;
                     row.last_error = error.or(row.last_error.take());
                     row.updated_at = now;
+                    m.finished.push_back(id);
+                }
+                while m.finished.len() > KEEP_FINISHED {
+                    let Some(old) = m.finished.pop_front() else { break };
+                    if m.rows.get(&old).is_some_and(|r| r.status != Status::Dead) {
+                        m.rows.remove(&old);
+                    }
                 }
             }
             Change::Retry { at, error, ambiguous } => {
