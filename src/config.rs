@@ -26,7 +26,15 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub queue: QueueSettings,
     pub limits: LimitSettings,
+    pub log: LogSettings,
     pub events: BTreeMap<String, EventSettings>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` lines, or one JSON object per line for log shippers. Levels come from `RUST_LOG`.
+    pub format: crate::telemetry::LogFormat,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,6 +219,7 @@ impl Default for Settings {
             delivery: DeliverySettings::default(),
             queue: QueueSettings::default(),
             limits: LimitSettings::default(),
+            log: LogSettings::default(),
             events: BTreeMap::from([
                 (
                     "user-added".into(),
@@ -367,11 +376,6 @@ impl Settings {
             return Err(invalid(
                 "limits.per_member_per_minute and limits.per_member_per_hour must be at least 2 (one slot is kept for digests)",
             ));
-        }
-        if l.per_member_per_minute > 30 || l.per_member_per_hour > 1000 {
-            log::warn!(
-                "limits above WeCom's 30 a minute / 1000 an hour per member: WeCom silently drops the excess"
-            );
         }
         if self.events.contains_key("digest") {
             return Err(invalid(

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use wecom_relay::commands;
 use wecom_relay::config::{self, Settings};
 use wecom_relay::startup::{Application, BoxError};
+use wecom_relay::telemetry::{self, LogFormat};
+use wecom_relay::{check, commands};
 
 #[derive(Parser)]
 #[command(version, about = "Relay application events to WeCom (企业微信) members")]
@@ -40,6 +41,9 @@ enum Command {
         #[arg(long)]
         setup: Option<PathBuf>,
     },
+    /// Validate config and templates, fetch a token, read the app, and report which configured
+    /// recipients it can reach; exit 1 with the fix otherwise.
+    Check,
     /// Print the message an event would produce, without sending it.
     Render {
         /// Event name, e.g. user-added.
@@ -52,7 +56,6 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    wecom_relay::telemetry::init();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -65,14 +68,26 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<(), BoxError> {
     let settings = || -> Result<Settings, BoxError> {
         let file = config::locate(cli.config.as_deref())?;
-        Ok(Settings::load(file.as_deref())?)
+        let settings = Settings::load(file.as_deref())?;
+        telemetry::init(settings.log.format);
+        Ok(settings)
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Ok(Application::build(settings()?).await?.run_until_stopped().await?),
         Command::Demo { listen, emulator_listen } => {
             commands::demo(settings()?, listen, emulator_listen).await
         }
-        Command::Emulator { listen, setup } => commands::emulator(listen, setup.as_deref()).await,
+        Command::Check => {
+            if check::run(&settings()?).await {
+                Ok(())
+            } else {
+                Err("some checks failed (see above)".into())
+            }
+        }
+        Command::Emulator { listen, setup } => {
+            telemetry::init(LogFormat::Text);
+            commands::emulator(listen, setup.as_deref()).await
+        }
         Command::Render { event, data } => {
             println!("{}", commands::render(&settings()?, &event, &data)?);
             Ok(())

@@ -12,6 +12,7 @@ use actix_web::{App, HttpServer, web};
 use crate::api::{self, AppState, AuthTokens};
 use crate::config::Settings;
 use crate::delivery::{Delivery, Worker};
+use crate::metrics::Metrics;
 use crate::render::Renderer;
 use crate::wecom::WeComClient;
 
@@ -31,7 +32,8 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, BoxError> {
         let secret = settings.require_wecom()?;
         let renderer = Renderer::load(&settings.templates, &settings.events)?;
-        let client = Arc::new(WeComClient::new(&settings.wecom, secret)?);
+        let metrics = Arc::new(Metrics::default());
+        let client = Arc::new(WeComClient::new(&settings.wecom, secret, metrics.clone())?);
         let listener = TcpListener::bind(settings.server.listen).map_err(|e| {
             format!(
                 "cannot listen on server.listen = {}: {e} (another process on that port? pick another)",
@@ -39,9 +41,17 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let (delivery, worker) = Delivery::start(&settings, client).await?;
+        let (delivery, worker) = Delivery::start(&settings, client.clone(), metrics.clone()).await?;
+        let limits = &settings.limits;
+        if limits.per_member_per_minute > 30 || limits.per_member_per_hour > 1000 {
+            log::warn!(
+                "limits are above WeCom's 30 a minute / 1000 an hour per member: WeCom silently drops the excess"
+            );
+        }
         let state = web::Data::new(AppState {
             renderer,
+            client,
+            metrics,
             delivery: delivery.clone(),
             max_body_bytes: settings.server.max_body_bytes,
             wait_timeout: settings.server.wait_timeout,
@@ -49,6 +59,7 @@ impl Application {
         let tokens = web::Data::new(AuthTokens(settings.server.auth_tokens.clone()));
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(api::count_responses))
                 .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/healthz"))
                 .app_data(state.clone())
                 .app_data(tokens.clone())

@@ -252,6 +252,14 @@ impl Store for MemoryStore {
         self.with(move |m| m.sends.iter().filter(|(_, at)| *at >= since).cloned().collect())
     }
 
+    fn oldest_unfinished(&self) -> BoxFuture<'_, Result<Option<Millis>, StoreError>> {
+        self.with(|m| m.rows.values().filter(|r| !r.status.is_final()).map(|r| r.created_at).min())
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        self.with(|_| ())
+    }
+
     fn prune(
         &self,
         before: Millis,

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
 
 use crate::config::{QueueBackend, Settings};
+use crate::metrics::{EventLabel, Metrics};
 use crate::wecom::{Content, Message, SendReceipt, WeComClient, WeComError};
 use store::{Enqueued, Millis, NewRecord, Payload, Requeue, Store, StoreError, now_ms};
 
@@ -202,8 +203,8 @@ impl NotificationView {
 }
 
 /// State shared by the accepting side and the workers.
-#[derive(Default)]
 struct Shared {
+    metrics: Arc<Metrics>,
     /// Signalled when there is new work.
     wake: Notify,
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<Outcome>>>>,
@@ -236,6 +237,7 @@ impl Delivery {
     pub async fn start(
         settings: &Settings,
         client: Arc<WeComClient>,
+        metrics: Arc<Metrics>,
     ) -> Result<(Arc<Delivery>, Worker), StoreError> {
         let store: Arc<dyn Store> = match settings.queue.backend {
             QueueBackend::Sqlite => Arc::new(SqliteStore::open(&settings.queue.path)?),
@@ -247,7 +249,13 @@ impl Delivery {
                 "resuming {unfinished} unfinished notifications ({resumed} were being sent when the relay stopped)"
             );
         }
-        let shared = Arc::new(Shared { unfinished: AtomicUsize::new(unfinished), ..Default::default() });
+        let shared = Arc::new(Shared {
+            metrics,
+            wake: Notify::new(),
+            waiters: Mutex::default(),
+            unfinished: AtomicUsize::new(unfinished),
+            stopping: AtomicBool::new(false),
+        });
         let worker = Worker::start(settings, store.clone(), client, shared.clone()).await?;
         let delivery = Delivery {
             store,
@@ -285,7 +293,8 @@ impl Delivery {
         }
         match stored? {
             Enqueued::New => {
-                log::info!("notification {id} ({}) queued", n.event);
+                self.shared.metrics.accepted.get_or_create(&EventLabel { event: n.event.clone() }).inc();
+                log::info!("notification {id} event={} attempt=0 status=queued", n.event);
                 self.shared.wake.notify_one();
                 Ok(Accepted { id, duplicate: false })
             }
@@ -328,7 +337,7 @@ impl Delivery {
         if result == Requeue::Done {
             self.shared.unfinished.fetch_add(1, Ordering::SeqCst);
             self.shared.wake.notify_one();
-            log::info!("notification {id} requeued by the operator");
+            log::info!("notification {id} status=queued (retried by the operator)");
         }
         Ok(result)
     }
@@ -354,6 +363,20 @@ impl Delivery {
             }
         }
         outcome
+    }
+
+    /// Brings the queue gauges up to date (before `/metrics` is rendered).
+    pub async fn refresh_gauges(&self) -> Result<(), StoreError> {
+        let m = &self.shared.metrics;
+        m.queue_depth.set(self.shared.unfinished.load(Ordering::SeqCst) as i64);
+        let oldest = self.store.oldest_unfinished().await?;
+        m.queue_oldest_age.set(oldest.map_or(0.0, |at| (now_ms() - at).max(0) as f64 / 1000.0));
+        Ok(())
+    }
+
+    /// Proves that the queue takes writes.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 
     /// From now on `submit` answers `ShuttingDown`.

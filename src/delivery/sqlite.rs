@@ -428,6 +428,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn oldest_unfinished(&self) -> BoxFuture<'_, Result<Option<Millis>, StoreError>> {
+        self.run(|c| {
+            c.prepare_cached(
+                "SELECT min(created_at) FROM notifications WHERE status IN ('queued', 'sending')",
+            )?
+            .query_row([], |r| r.get(0))
+        })
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        // A real write, committed like any other: proves the disk takes it.
+        self.run(|c| c.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}")))
+    }
+
     fn prune(
         &self,
         before: Millis,

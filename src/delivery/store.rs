@@ -169,6 +169,10 @@ pub trait Store: Send + Sync + 'static {
     fn merge_held(&self, seqs: Vec<i64>, digests: Vec<NewRecord>) -> BoxFuture<'_, Result<(), StoreError>>;
     /// The per-member send log since `since` (key, time), for the limiter after a restart.
     fn sends_since(&self, since: Millis) -> BoxFuture<'_, Result<Vec<(String, Millis)>, StoreError>>;
+    /// When the oldest unfinished notification was accepted.
+    fn oldest_unfinished(&self) -> BoxFuture<'_, Result<Option<Millis>, StoreError>>;
+    /// Proves that the store takes writes (for `/readyz`).
+    fn ping(&self) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Forgets finished (`sent`, `failed`) notifications older than `before`, idempotency keys
     /// older than `keys_before` and send-log entries older than `sends_before`. `dead` ones stay.
     fn prune(

@@ -12,6 +12,7 @@ use super::retry::RetryPolicy;
 use super::store::{Change, Held, Job, Millis, NewRecord, Payload, Store, StoreError, now_ms};
 use super::{Failure, Outcome, Shared, Status, digest};
 use crate::config::Settings;
+use crate::metrics::{EventLabel, OutcomeLabels};
 use crate::wecom::{Content, ErrorClass, Message, MsgType, SendOptions, WeComClient};
 
 /// The event name of digest notifications.
@@ -191,13 +192,6 @@ async fn process(inner: &Inner, job: Job) {
             created_at: now,
         })
         .collect();
-    if !held.is_empty() {
-        log::info!(
-            "notification {} ({}): holding back for a digest, per-member limit reached: {held_keys:?}",
-            job.id,
-            job.event
-        );
-    }
     if allowed.is_empty() {
         return finish(inner, &job, Status::Sent, Ok(Default::default()), held, vec![]).await;
     }
@@ -217,17 +211,7 @@ async fn process(inner: &Inner, job: Job) {
     let to_send = Message { recipients, ..message };
     let opts = SendOptions { duplicate_check: Some(inner.duplicate_window) };
     let error = match inner.client.send(&to_send, opts).await {
-        Ok(receipt) => {
-            log::info!(
-                "notification {} ({}) sent on attempt {}: msgid {}, invalid users {:?}",
-                job.id,
-                job.event,
-                job.attempts,
-                receipt.msgid,
-                receipt.invalid_users
-            );
-            return finish(inner, &job, Status::Sent, Ok(receipt), held, allowed).await;
-        }
+        Ok(receipt) => return finish(inner, &job, Status::Sent, Ok(receipt), held, allowed).await,
         Err(e) => e,
     };
     if counts && !error.is_ambiguous() {
@@ -236,33 +220,23 @@ async fn process(inner: &Inner, job: Job) {
     }
     let failure = Failure::from(&error);
     if error.class() == ErrorClass::Permanent {
-        log::error!(
-            "notification {} ({}) failed on attempt {}: {error}; fix: {}",
-            job.id,
-            job.event,
-            job.attempts,
-            failure.hint
-        );
         return finish(inner, &job, Status::Failed, Err(failure), held, vec![]).await;
     }
     let delay = inner.policy.delay(job.attempts, rand::random());
     let age = Duration::from_millis((now - job.created_at).max(0) as u64);
     if inner.policy.gives_up(job.attempts, age, delay) {
-        log::error!(
-            "notification {} ({}) is dead after {} attempts: {error}; {}",
-            job.id,
-            job.event,
-            job.attempts,
-            failure.hint
-        );
         return finish(inner, &job, Status::Dead, Err(failure), held, vec![]).await;
     }
     log::warn!(
-        "notification {} ({}) attempt {} failed: {error}; retrying in {delay:?}",
+        "notification {} event={} attempt={} status=queued errcode={} retry_in={delay:?} error=\"{}\" hint=\"{}\"",
         job.id,
         job.event,
-        job.attempts
+        job.attempts,
+        failure.errcode.map_or("none".into(), |c| c.to_string()),
+        failure.error,
+        failure.hint
     );
+    inner.shared.metrics.retries.get_or_create(&EventLabel { event: job.event.clone() }).inc();
     let at = now_ms() + delay.as_millis() as Millis;
     record(inner, &job, Change::Retry { at, error: failure, ambiguous: error.is_ambiguous() }).await;
 }
@@ -279,7 +253,32 @@ async fn finish(
         let mut lim = inner.limiter.lock().expect("poisoned");
         held.iter().for_each(|h| lim.hold(&h.key));
     }
-    let held_for = held.iter().map(|h| h.key.clone()).collect();
+    let held_for: Vec<String> = held.iter().map(|h| h.key.clone()).collect();
+    let errcode = match &result {
+        Ok(_) => "0".to_owned(),
+        Err(f) => f.errcode.map_or("none".into(), |c| c.to_string()),
+    };
+    let m = &inner.shared.metrics;
+    m.held.inc_by(held.len() as u64);
+    let labels =
+        OutcomeLabels { event: job.event.clone(), status: status.as_str().into(), errcode: errcode.clone() };
+    m.finished.get_or_create(&labels).inc();
+    // One line per state change, with what an operator greps for.
+    let head = format!(
+        "notification {} event={} attempt={} status={}",
+        job.id,
+        job.event,
+        job.attempts,
+        status.as_str()
+    );
+    match &result {
+        Ok(r) => log::info!(
+            "{head} msgid={} invalid_users={:?} held_for={held_for:?}",
+            if r.msgid.is_empty() { "none" } else { &r.msgid },
+            r.invalid_users
+        ),
+        Err(f) => log::error!("{head} errcode={errcode} error=\"{}\" fix=\"{}\"", f.error, f.hint),
+    }
     let (receipt, error) = match &result {
         Ok(r) => (Some(r.clone()), None),
         Err(f) => (None, Some(f.clone())),
@@ -347,6 +346,7 @@ async fn flush_digests(inner: &Inner, now: Millis) -> Result<(), StoreError> {
         inner.store.merge_held(items.iter().map(|h| h.seq).collect(), digests).await?;
         inner.shared.unfinished.fetch_add(count, Ordering::SeqCst);
         inner.limiter.lock().expect("poisoned").release(&key);
+        inner.shared.metrics.digests.inc_by(count as u64);
         log::info!("merged {} held notifications for {key} into {count} digest(s)", held.len());
         inner.shared.wake.notify_one();
     }

@@ -2,6 +2,7 @@
 //! errcodes, a control API under `/_emulator/`, and an inbox page at `/`.
 //!
 //! WeCom endpoints: `GET gettoken`, `POST message/send`, `POST message/recall`, `GET agent/get`,
+//! `GET user/get`,
 //! `POST media/upload`, `POST webhook/send`, `POST webhook/upload_media` (all under `/cgi-bin/`).
 //!
 //! Control API (JSON; never subject to faults, latency or "down"):
@@ -21,7 +22,7 @@
 //! | `POST /_emulator/reset` | | forget everything but config and clock |
 //! | `GET /_emulator/version` · `GET /_emulator/inbox` | | the inbox page's polling endpoints |
 //!
-//! Endpoint names: `gettoken`, `message_send`, `agent_get`, `media_upload`, `recall`,
+//! Endpoint names: `gettoken`, `message_send`, `agent_get`, `user_get`, `media_upload`, `recall`,
 //! `webhook`, `webhook_upload`.
 //!
 //! Dropped connections ("down" and [`FaultKind::DropConnection`]) are emulated by a response

@@ -61,6 +61,8 @@ pub struct Counters {
     pub send: u64,
     /// `agent/get` calls.
     pub agent_get: u64,
+    /// `user/get` calls.
+    pub user_get: u64,
     /// `media/upload` calls.
     pub media_upload: u64,
     /// `message/recall` calls.
@@ -91,6 +93,8 @@ pub enum Endpoint {
     MessageSend,
     /// `GET /cgi-bin/agent/get`
     AgentGet,
+    /// `GET /cgi-bin/user/get`
+    UserGet,
     /// `POST /cgi-bin/media/upload`
     MediaUpload,
     /// `POST /cgi-bin/message/recall`

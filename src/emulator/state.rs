@@ -58,6 +58,7 @@ impl Inner {
             Endpoint::GetToken => c.gettoken += 1,
             Endpoint::MessageSend => c.send += 1,
             Endpoint::AgentGet => c.agent_get += 1,
+            Endpoint::UserGet => c.user_get += 1,
             Endpoint::MediaUpload => c.media_upload += 1,
             Endpoint::Recall => c.recall += 1,
             Endpoint::Webhook => c.webhook += 1,

@@ -1,7 +1,7 @@
 //! `WeComClient`: the one place that calls WeCom. It owns the HTTP client, the app's secret and
 //! its token cache, and turns WeCom's "HTTP 200 with errcode" answers into typed errors.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -11,10 +11,11 @@ use serde_json::Value;
 
 use super::WeComError;
 use super::errcode::ErrorClass;
-use super::message::{Message, SendReceipt, SendRequest, SendResponse};
+use super::message::{AgentInfo, AgentResponse, Message, SendReceipt, SendRequest, SendResponse};
 use super::redact::redact;
 use super::token::{AccessToken, TokenCache, TokenKey};
 use crate::config::WeComSettings;
+use crate::metrics::Metrics;
 
 /// After `gettoken` fails for a reason only the operator can fix (wrong secret, untrusted IP),
 /// the relay does not ask again for this long: a wrong secret repeated gets the IP banned for
@@ -37,6 +38,7 @@ pub struct WeComClient {
     refresh_margin: Duration,
     tokens: TokenCache,
     last_refusal: Mutex<Option<(Instant, WeComError)>>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Deserialize)]
@@ -51,7 +53,11 @@ fn default_expires_in() -> u64 {
 }
 
 impl WeComClient {
-    pub fn new(cfg: &WeComSettings, secret: SecretString) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        cfg: &WeComSettings,
+        secret: SecretString,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.request_timeout)
@@ -71,6 +77,7 @@ impl WeComClient {
             refresh_margin: cfg.token_refresh_margin,
             tokens: TokenCache::new(),
             last_refusal: Mutex::new(None),
+            metrics,
         })
     }
 
@@ -111,7 +118,39 @@ impl WeComClient {
         Ok(receipt)
     }
 
-    async fn token(&self) -> Result<std::sync::Arc<AccessToken>, WeComError> {
+    /// The app as WeCom sees it (`agent/get`): its name, whether it is enabled, its visible range.
+    pub async fn agent(&self) -> Result<AgentInfo, WeComError> {
+        let token = self.token().await?;
+        let request = self
+            .http
+            .get(self.url("cgi-bin/agent/get"))
+            .query(&[("access_token", token.expose()), ("agentid", &self.key.1.to_string())]);
+        let raw: AgentResponse = self.call("agent/get", request, Some(&token)).await?;
+        Ok(raw.into())
+    }
+
+    /// Looks a member up (`user/get`); 60011 means outside the app's visible range, 60111 unknown.
+    pub async fn member_departments(&self, userid: &str) -> Result<Vec<i64>, WeComError> {
+        #[derive(Deserialize)]
+        struct Member {
+            #[serde(default)]
+            department: Vec<i64>,
+        }
+        let token = self.token().await?;
+        let request = self
+            .http
+            .get(self.url("cgi-bin/user/get"))
+            .query(&[("access_token", token.expose()), ("userid", userid)]);
+        let member: Member = self.call("user/get", request, Some(&token)).await?;
+        Ok(member.department)
+    }
+
+    /// Whether a token can be had (from the cache, or WeCom): for readiness checks.
+    pub async fn check_token(&self) -> Result<(), WeComError> {
+        self.token().await.map(drop)
+    }
+
+    async fn token(&self) -> Result<Arc<AccessToken>, WeComError> {
         self.tokens.get_or_fetch(&self.key, self.fetch_token()).await
     }
 
@@ -183,6 +222,18 @@ impl WeComClient {
         token: Option<&AccessToken>,
     ) -> Result<R, WeComError> {
         let started = Instant::now();
+        let result = self.exchange(api, request, token, started).await;
+        self.metrics.observe_call(api, result.is_ok(), started.elapsed());
+        result
+    }
+
+    async fn exchange<R: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        request: reqwest::RequestBuilder,
+        token: Option<&AccessToken>,
+        started: Instant,
+    ) -> Result<R, WeComError> {
         let scrub = |text: &str| {
             let mut secrets = vec![self.secret.expose_secret()];
             secrets.extend(token.map(AccessToken::expose));

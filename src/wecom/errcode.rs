@@ -96,6 +96,10 @@ pub fn classify(errcode: i64) -> (ErrorClass, &'static str) {
             "a member, department or tag is outside the app's visible range: extend the range in 应用管理 → your app → 可见范围",
         ),
         50003 => (Permanent, "the app is disabled: enable it in 应用管理"),
+        60111 => (
+            Permanent,
+            "no member has that userid: use the member's 账号 from 通讯录 (ids are case-insensitive)",
+        ),
         60020 => (Permanent, "the relay's egress IP is not in the app's trusted IPs (企业可信IP)"),
         60140 => (Permanent, "the card's response_code is invalid or expired"),
         80001 => (Permanent, "the trusted domain is wrong or not ICP-filed"),

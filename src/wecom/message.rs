@@ -262,3 +262,61 @@ mod tests {
         assert!(r.invalid_parties.is_empty());
     }
 }
+
+/// The app as `agent/get` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentInfo {
+    pub name: String,
+    /// The app is disabled (`close` = 1).
+    pub closed: bool,
+    pub users: Vec<String>,
+    pub parties: Vec<i64>,
+    pub tags: Vec<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct UserInfo {
+    userid: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AllowUsers {
+    user: Vec<UserInfo>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AllowParties {
+    partyid: Vec<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AllowTags {
+    tagid: Vec<i64>,
+}
+
+/// The body of an `agent/get` answer.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct AgentResponse {
+    name: String,
+    close: i64,
+    allow_userinfos: AllowUsers,
+    allow_partys: AllowParties,
+    allow_tags: AllowTags,
+}
+
+impl From<AgentResponse> for AgentInfo {
+    fn from(r: AgentResponse) -> Self {
+        AgentInfo {
+            name: r.name,
+            closed: r.close == 1,
+            users: r.allow_userinfos.user.into_iter().map(|u| u.userid).collect(),
+            parties: r.allow_partys.partyid,
+            tags: r.allow_tags.tagid,
+        }
+    }
+}

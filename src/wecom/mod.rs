@@ -11,4 +11,4 @@ mod token;
 pub use client::{SendOptions, WeComClient};
 pub use errcode::ErrorClass;
 pub use error::WeComError;
-pub use message::{Content, Message, MsgType, Recipients, RecipientsError, SendReceipt};
+pub use message::{AgentInfo, Content, Message, MsgType, Recipients, RecipientsError, SendReceipt};

@@ -160,3 +160,51 @@ async fn debug_logs_and_responses_never_show_the_secret_or_a_token() {
         assert!(!bodies.contains(secret), "`{secret}` leaked into a response: {bodies}");
     }
 }
+
+#[tokio::test]
+async fn json_logs_have_one_object_per_line_and_a_line_per_state_change() {
+    let wecom = fake_wecom().await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/message/send"))
+        .respond_with(send_ok())
+        .mount(&wecom)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[wecom]\napi_base = \"{}\"\ncorp_id = \"{CORP_ID}\"\nagent_id = {AGENT_ID}\n\
+         [templates]\ndir = \"{}/templates\"\n[queue]\npath = \"{}/q.sqlite\"\n[log]\nformat = \"json\"\n",
+        wecom.uri(),
+        env!("CARGO_MANIFEST_DIR"),
+        dir.path().display()
+    );
+    let file = config_file(&config);
+    let mut child = relay()
+        .args(["serve", "--config"])
+        .arg(file.path())
+        .env("WECOM_RELAY_WECOM__SECRET", SECRET)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "relay did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r =
+        http.post(format!("{base}/notify/user-added?wait=true")).json(&user("jason")).send().await.unwrap();
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    let about: Vec<&str> =
+        lines.iter().filter_map(|l| l["msg"].as_str()).filter(|m| m.contains(&id)).collect();
+    assert!(about.iter().any(|m| m.contains("event=user-added attempt=0 status=queued")), "{about:?}");
+    assert!(about.iter().any(|m| m.contains("attempt=1 status=sent msgid=msg-1")), "{about:?}");
+    assert!(lines.iter().all(|l| l["ts"].is_string() && l["level"].is_string()));
+}

@@ -6,6 +6,7 @@ mod media;
 pub(crate) mod message;
 mod recall;
 mod robot;
+mod user;
 
 use crate::emulator::wire::{self, WeComError};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -25,6 +26,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route("/message/recall", web::post().to(recall::recall))
             .route("/message/recall", web::get().to(post_only))
             .route("/agent/get", web::get().to(agent::agent_get))
+            .route("/user/get", web::get().to(user::user_get))
             .route("/media/upload", web::post().to(media::upload))
             .route("/media/upload", web::get().to(post_only))
             .route("/webhook/send", web::post().to(robot::webhook_send))
