@@ -79,17 +79,8 @@ async fn every_accepted_notification_survives_kill_9_and_arrives_exactly_once() 
         let copies = got.iter().filter(|m| m.content.contains(&format!("：{name}\n"))).count();
         assert_eq!(copies, 1, "{name} was shown {copies} times");
     }
-    let http = reqwest::Client::new();
     for id in accepted.values().take(50) {
-        let view: Value = http
-            .get(format!("{}/notifications/{id}", relay.url))
-            .bearer_auth(AUTH)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let view = get_json(&relay.url, &format!("/notifications/{id}")).await;
         assert_eq!(view["status"], "sent", "{view}");
     }
 }
@@ -109,16 +100,7 @@ async fn everything_accepted_during_a_wecom_outage_arrives_once_after_it_returns
     // WeCom is down: attempts pile up, nothing is lost or given up.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let view = app
-            .http
-            .get(format!("{}/notifications/{}", app.address, accepted["outage-0"]))
-            .bearer_auth(AUTH)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let view = get_json(&app.address, &format!("/notifications/{}", accepted["outage-0"])).await;
         if view["attempts"].as_u64().unwrap() >= 3 {
             assert!(matches!(view["status"].as_str(), Some("queued" | "sending")), "{view}");
             break;
@@ -186,36 +168,15 @@ async fn a_dead_notification_retried_through_the_api_is_sent() {
     let view = app.final_status(id).await;
     assert_eq!(view["status"], "dead");
     assert_eq!(view["last_error"]["errcode"], -1);
-    let dead: Value = app
-        .http
-        .get(format!("{}/notifications?status=dead", app.address))
-        .bearer_auth(AUTH)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dead = get_json(&app.address, "/notifications?status=dead").await;
     assert_eq!(dead["notifications"][0]["id"], id);
 
-    let retry = app
-        .http
-        .post(format!("{}/notifications/{id}/retry", app.address))
-        .bearer_auth(AUTH)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(retry.status(), 202);
+    let retry =
+        || app.http.post(format!("{}/notifications/{id}/retry", app.address)).bearer_auth(AUTH).send();
+    assert_eq!(retry().await.unwrap().status(), 202);
     assert_eq!(app.final_status(id).await["status"], "sent");
     assert_eq!(emu.received_containing("admin", "lazarus"), 1);
-    let again = app
-        .http
-        .post(format!("{}/notifications/{id}/retry", app.address))
-        .bearer_auth(AUTH)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 409, "a sent notification is not sent twice");
+    assert_eq!(retry().await.unwrap().status(), 409, "a sent notification is not sent twice");
 }
 
 #[tokio::test]

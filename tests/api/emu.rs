@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use wecom_relay::config::Settings;
 use wecom_relay::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
-use crate::helpers::{AUTH, settings};
+use crate::helpers::{AUTH, settings, wait_until_serving};
 
 pub struct TestEmu {
     pub url: String,
@@ -87,12 +87,7 @@ impl RelayProcess {
             .spawn()
             .unwrap();
         let relay = RelayProcess { child, url: format!("http://127.0.0.1:{port}"), log };
-        let http = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        while http.get(format!("{}/healthz", relay.url)).send().await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "relay did not start: {}", relay.log_text());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_until_serving(&relay.url, || relay.log_text()).await;
         relay
     }
 

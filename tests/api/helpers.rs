@@ -74,16 +74,7 @@ impl TestApp {
     pub async fn final_status(&self, id: &str) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let view: Value = self
-                .http
-                .get(format!("{}/notifications/{id}", self.address))
-                .bearer_auth(AUTH)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let view = get_json(&self.address, &format!("/notifications/{id}")).await;
             if matches!(view["status"].as_str(), Some("sent" | "failed" | "dead")) {
                 return view;
             }
@@ -113,6 +104,38 @@ pub async fn fake_wecom() -> MockServer {
         .mount(&server)
         .await;
     server
+}
+
+/// A fake WeCom whose `message/send` accepts everything.
+pub async fn wecom_accepting_sends() -> MockServer {
+    let server = fake_wecom().await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/message/send"))
+        .respond_with(send_ok())
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Polls `GET {base}/healthz` until the relay answers, with a deadline.
+pub async fn wait_until_serving(base: &str, log: impl Fn() -> String) {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the relay did not start: {}", log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `GET {base}{path}` with the bearer token, as JSON.
+pub async fn get_json(base: &str, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(AUTH)
+        .send()
+        .await
+        .expect("relay answers");
+    response.json().await.expect("a JSON answer")
 }
 
 pub fn send_ok() -> ResponseTemplate {

@@ -135,12 +135,8 @@ async fn debug_logs_and_responses_never_show_the_secret_or_a_token() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
+    wait_until_serving(&base, String::new).await;
     let http = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "relay did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 
     let mut bodies = String::new();
     for body in [user("olga"), json!({"user": {}}), user("pete")] {
@@ -163,12 +159,7 @@ async fn debug_logs_and_responses_never_show_the_secret_or_a_token() {
 
 #[tokio::test]
 async fn json_logs_have_one_object_per_line_and_a_line_per_state_change() {
-    let wecom = fake_wecom().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
-        .mount(&wecom)
-        .await;
+    let wecom = wecom_accepting_sends().await;
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = format!(
@@ -187,12 +178,8 @@ async fn json_logs_have_one_object_per_line_and_a_line_per_state_change() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
+    wait_until_serving(&base, String::new).await;
     let http = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "relay did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
     let r =
         http.post(format!("{base}/notify/user-added?wait=true")).json(&user("jason")).send().await.unwrap();
     let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();

@@ -9,12 +9,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn fifty_concurrent_notifications_cause_exactly_one_gettoken() {
-    let wecom = fake_wecom().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
-        .mount(&wecom)
-        .await;
+    let wecom = wecom_accepting_sends().await;
     let mut s = settings(&wecom.uri());
     // All fifty go to "@all"; this test is about tokens, not the per-member limit.
     s.limits.per_member_per_minute = 1000;

@@ -8,12 +8,7 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn the_new_users_name_and_details_reach_the_configured_member() {
-    let wecom = fake_wecom().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
-        .mount(&wecom)
-        .await;
+    let wecom = wecom_accepting_sends().await;
     let mut s = settings(&wecom.uri());
     s.events.get_mut("user-added").unwrap().to_user = vec!["zhangsan".into(), "lisi".into()];
     let app = spawn_app(s).await;
@@ -43,12 +38,7 @@ async fn the_new_users_name_and_details_reach_the_configured_member() {
 
 #[tokio::test]
 async fn quotes_newlines_backticks_and_html_arrive_intact() {
-    let wecom = fake_wecom().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
-        .mount(&wecom)
-        .await;
+    let wecom = wecom_accepting_sends().await;
     let app = spawn_app(settings(&wecom.uri())).await;
     let name = "o'brien \"the\" `dev`\n<b>bold</b> & <script>alert(1)</script> **md** {{ x }}";
 
@@ -62,12 +52,7 @@ async fn quotes_newlines_backticks_and_html_arrive_intact() {
 
 #[tokio::test]
 async fn a_12_kb_field_is_cut_to_wecoms_byte_limit_with_a_visible_marker() {
-    let wecom = fake_wecom().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
-        .mount(&wecom)
-        .await;
+    let wecom = wecom_accepting_sends().await;
     let app = spawn_app(settings(&wecom.uri())).await;
     let long = "长".repeat(4096); // 12 KiB of three-byte characters
 
@@ -83,12 +68,7 @@ async fn a_12_kb_field_is_cut_to_wecoms_byte_limit_with_a_visible_marker() {
 
 #[tokio::test]
 async fn a_manual_alert_takes_plain_text_or_json_with_its_own_recipients() {
-    let wecom = fake_wecom().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
-        .mount(&wecom)
-        .await;
+    let wecom = wecom_accepting_sends().await;
     let app = spawn_app(settings(&wecom.uri())).await;
 
     // What `curl -d 'disk full' ...` sends.
@@ -141,12 +121,7 @@ async fn invalid_recipients_are_reported_not_hidden() {
 
 #[tokio::test]
 async fn a_repeated_idempotency_key_returns_the_first_id_and_sends_once() {
-    let wecom = fake_wecom().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
-        .mount(&wecom)
-        .await;
+    let wecom = wecom_accepting_sends().await;
     let app = spawn_app(settings(&wecom.uri())).await;
     let post = || {
         app.http

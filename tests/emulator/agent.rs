@@ -33,7 +33,11 @@ async fn another_agentid_or_none_is_refused() {
 #[tokio::test]
 async fn user_get_reads_members_in_the_visible_range_only() {
     let mut corp = wecom_relay::emulator::EmulatorConfig::demo();
-    corp.members.push(wecom_relay::emulator::Member { userid: "outsider".into(), name: "外人".into(), department: vec![] });
+    corp.members.push(wecom_relay::emulator::Member {
+        userid: "outsider".into(),
+        name: "外人".into(),
+        department: vec![],
+    });
     let emu = crate::helpers::spawn_with(corp).await;
     let token = emu.token().await;
     let v = emu.get(&format!("/cgi-bin/user/get?access_token={token}&userid=ZhangSan")).await;
