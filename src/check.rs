@@ -32,7 +32,7 @@ impl Report {
 /// Runs every check and prints one line each; true when nothing failed.
 pub async fn run(settings: &Settings) -> bool {
     let mut report = Report::default();
-    match Renderer::load(&settings.templates, &settings.events) {
+    match Renderer::load(settings) {
         Ok(r) => report.ok(format!(
             "configuration and templates ({} events: {})",
             r.event_names().len(),

@@ -9,8 +9,9 @@ use secrecy::SecretString;
 
 use crate::config::{QueueBackend, Settings};
 use crate::emulator::{Emulator, EmulatorConfig};
-use crate::render::Renderer;
+use crate::render::{Destination, Renderer};
 use crate::startup::{Application, BoxError};
+use crate::wecom::Body;
 
 fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, BoxError> {
     TcpListener::bind(addr).map_err(|e| {
@@ -87,9 +88,10 @@ pub async fn demo(
     Ok(())
 }
 
-/// `wecom-relay render`: prints the message an event would produce.
+/// `wecom-relay render`: prints the message(s) an event would produce: text as it reads, other
+/// msgtypes as the JSON body; with several targets, each under a `# target (msgtype)` line.
 pub fn render(settings: &Settings, event: &str, data: &str) -> Result<String, BoxError> {
-    let renderer = Renderer::load(&settings.templates, &settings.events)?;
+    let renderer = Renderer::load(settings)?;
     if !renderer.knows(event) {
         return Err(format!(
             "unknown event `{event}`: known events are {}",
@@ -100,5 +102,22 @@ pub fn render(settings: &Settings, event: &str, data: &str) -> Result<String, Bo
     let context: serde_json::Value =
         serde_json::from_str(data).map_err(|e| format!("--data is not valid JSON: {e}"))?;
     let rendered = renderer.render(event, &context, Default::default())?;
-    Ok(rendered.message.content.as_str().to_owned())
+    let several = rendered.len() > 1;
+    let mut out = Vec::new();
+    for r in rendered {
+        let text = match &r.body {
+            Body::Text { content } | Body::Markdown { content } => content.clone(),
+            other => serde_json::to_string_pretty(other)?,
+        };
+        let to = match &r.destination {
+            Destination::App(recipients) => recipients.to_string(),
+            Destination::Robot { name, .. } => format!("robot {name}"),
+        };
+        out.push(if several {
+            format!("# {} → {to} ({})\n{text}", r.destination.describe(), r.body.msgtype().as_str())
+        } else {
+            text
+        });
+    }
+    Ok(out.join("\n\n"))
 }

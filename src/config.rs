@@ -27,6 +27,7 @@ pub struct Settings {
     pub queue: QueueSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    pub robots: BTreeMap<String, RobotSettings>,
     pub events: BTreeMap<String, EventSettings>,
 }
 
@@ -61,6 +62,9 @@ pub struct WeComSettings {
     #[serde(skip_serializing)]
     pub secret: Option<SecretString>,
     pub secret_file: Option<PathBuf>,
+    /// Members who read WeCom through the WeChat plugin (微信插件), which shows neither markdown
+    /// nor template cards: they get a text version instead.
+    pub plugin_users: Vec<String>,
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
     #[serde(with = "humantime_serde")]
@@ -168,6 +172,9 @@ pub struct EventSettings {
     /// Dotted paths that must be non-empty strings in the posted JSON (`user.username`).
     #[serde(default)]
     pub required: Vec<String>,
+    /// Where the event goes; empty means one app target with the event's own recipients.
+    #[serde(default)]
+    pub targets: Vec<TargetSettings>,
     /// A one-line template standing for the notification in a digest (`{{ user.username }}`);
     /// by default the message's first line.
     #[serde(default)]
@@ -175,6 +182,37 @@ pub struct EventSettings {
     /// The digest's heading for this event; by default the event name.
     #[serde(default)]
     pub label: Option<String>,
+}
+
+/// One destination of an event: the app (to its recipients) or a group robot.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSettings {
+    /// A `[robots.<name>]`; absent means the app.
+    #[serde(default)]
+    pub robot: Option<String>,
+    /// This target's template; by default the event's.
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub to_user: Vec<String>,
+    #[serde(default)]
+    pub to_party: Vec<String>,
+    #[serde(default)]
+    pub to_tag: Vec<String>,
+    /// Robot text messages @-mention these member ids (or "@all").
+    #[serde(default)]
+    pub mentioned_list: Vec<String>,
+}
+
+/// A group robot (群机器人) of a WeCom group chat.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotSettings {
+    /// The `key` of the robot's webhook URL: a secret, set it by environment
+    /// (`WECOM_RELAY_ROBOTS__<NAME>__KEY`).
+    #[serde(skip_serializing, default)]
+    pub key: Option<SecretString>,
 }
 
 mod humantime_serde_vec {
@@ -209,6 +247,7 @@ impl Default for Settings {
             to_party: vec![],
             to_tag: vec![],
             required: required.iter().map(|s| s.to_string()).collect(),
+            targets: vec![],
             summary: Some(summary.into()),
             label: Some(label.into()),
         };
@@ -220,6 +259,7 @@ impl Default for Settings {
             queue: QueueSettings::default(),
             limits: LimitSettings::default(),
             log: LogSettings::default(),
+            robots: BTreeMap::new(),
             events: BTreeMap::from([
                 (
                     "user-added".into(),
@@ -257,6 +297,7 @@ impl Default for WeComSettings {
             agent_id: 0,
             secret: None,
             secret_file: None,
+            plugin_users: vec![],
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(10),
             token_refresh_margin: Duration::from_secs(300),
@@ -383,7 +424,7 @@ impl Settings {
             ));
         }
         for (name, event) in &self.events {
-            validate_event(name, event)?;
+            validate_event(name, event, &self.robots)?;
         }
         Ok(())
     }
@@ -431,18 +472,64 @@ fn read_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
     Ok(SecretString::from(text.trim().to_owned()))
 }
 
-fn validate_event(name: &str, event: &EventSettings) -> Result<(), ConfigError> {
+fn validate_event(
+    name: &str,
+    event: &EventSettings,
+    robots: &BTreeMap<String, RobotSettings>,
+) -> Result<(), ConfigError> {
     let ok_name = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !ok_name {
         return Err(invalid(format!("events.{name}: event names may use only a-z, 0-9, `-` and `_`")));
     }
-    if event.to_user.is_empty() && event.to_party.is_empty() && event.to_tag.is_empty() {
-        return Err(invalid(format!(
-            "events.{name} has no recipients: set to_user (member ids or \"@all\"), to_party or to_tag"
-        )));
+    let own = |t: &TargetSettings| !(t.to_user.is_empty() && t.to_party.is_empty() && t.to_tag.is_empty());
+    // App targets without recipients of their own (and an event without targets) use the event's.
+    let uses_event_recipients =
+        event.targets.is_empty() || event.targets.iter().any(|t| t.robot.is_none() && !own(t));
+    if uses_event_recipients {
+        if event.to_user.is_empty() && event.to_party.is_empty() && event.to_tag.is_empty() {
+            return Err(invalid(format!(
+                "events.{name} has no recipients: set to_user (member ids or \"@all\"), to_party or to_tag"
+            )));
+        }
+        crate::wecom::Recipients::new(&event.to_user, &event.to_party, &event.to_tag)
+            .map_err(|e| invalid(format!("events.{name}: {e}")))?;
     }
-    crate::wecom::Recipients::new(&event.to_user, &event.to_party, &event.to_tag)
-        .map_err(|e| invalid(format!("events.{name}: {e}")))?;
+    for (i, target) in event.targets.iter().enumerate() {
+        match &target.robot {
+            Some(robot) => match robots.get(robot) {
+                None => {
+                    return Err(invalid(format!(
+                        "events.{name}.targets[{i}]: robot `{robot}` is not configured: add [robots.{robot}] \
+                         and set its key (WECOM_RELAY_ROBOTS__{}__KEY)",
+                        robot.to_uppercase()
+                    )));
+                }
+                Some(r) if r.key.as_ref().is_none_or(|k| k.expose_secret().trim().is_empty()) => {
+                    return Err(invalid(format!(
+                        "robots.{robot}.key is not set: copy the key from the robot's webhook URL (…/webhook/send?key=KEY) \
+                         into WECOM_RELAY_ROBOTS__{}__KEY",
+                        robot.to_uppercase()
+                    )));
+                }
+                Some(_) if own(target) => {
+                    return Err(invalid(format!(
+                        "events.{name}.targets[{i}]: a robot target posts to its group; to_user/to_party/to_tag are for app targets"
+                    )));
+                }
+                Some(_) => {}
+            },
+            None if own(target) => {
+                crate::wecom::Recipients::new(&target.to_user, &target.to_party, &target.to_tag)
+                    .map_err(|e| invalid(format!("events.{name}.targets[{i}]: {e}")))?;
+            }
+            None if !target.mentioned_list.is_empty() => {
+                return Err(invalid(format!(
+                    "events.{name}.targets[{i}]: mentioned_list is for robot targets"
+                )));
+            }
+            None => {}
+        }
+    }
     Ok(())
 }

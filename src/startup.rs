@@ -31,7 +31,7 @@ impl Application {
     /// starts the workers and binds `server.listen`. Must be called inside a Tokio runtime.
     pub async fn build(settings: Settings) -> Result<Application, BoxError> {
         let secret = settings.require_wecom()?;
-        let renderer = Renderer::load(&settings.templates, &settings.events)?;
+        let renderer = Renderer::load(&settings)?;
         let metrics = Arc::new(Metrics::default());
         let client = Arc::new(WeComClient::new(&settings.wecom, secret, metrics.clone())?);
         let listener = TcpListener::bind(settings.server.listen).map_err(|e| {

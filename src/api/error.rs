@@ -22,11 +22,11 @@ pub enum ApiError {
     #[error("{message}")]
     Unavailable { message: String, retry_after_secs: u64 },
     #[error("WeCom refused notification {id}: {}", failure.error)]
-    DeliveryFailed { id: String, failure: Failure },
+    DeliveryFailed { id: String, failure: Box<Failure>, targets: Vec<serde_json::Value> },
     #[error(
         "notification {id} was not delivered within server.wait_timeout; the relay keeps trying: GET /notifications/{id} shows its progress"
     )]
-    WaitTimedOut { id: String },
+    WaitTimedOut { id: String, targets: Vec<serde_json::Value> },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -69,14 +69,18 @@ impl ResponseError for ApiError {
             ApiError::Unavailable { retry_after_secs, .. } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            ApiError::DeliveryFailed { id, failure } => {
+            ApiError::DeliveryFailed { id, failure, targets } => {
+                body["targets"] = json!(targets);
                 body["id"] = json!(id);
                 body["status"] = json!("failed");
                 body["errcode"] = json!(failure.errcode);
                 body["errmsg"] = json!(failure.errmsg);
                 body["hint"] = json!(failure.hint);
             }
-            ApiError::WaitTimedOut { id } => body["id"] = json!(id),
+            ApiError::WaitTimedOut { id, targets } => {
+                body["id"] = json!(id);
+                body["targets"] = json!(targets);
+            }
             _ => {}
         }
         response.json(body)

@@ -10,7 +10,7 @@ use super::auth::Authorized;
 use super::body::{self, BodyKind};
 use super::error::ApiError;
 use crate::delivery::{NewNotification, Outcome, SubmitError};
-use crate::render::Overrides;
+use crate::render::{Overrides, RenderError};
 use crate::wecom::{MsgType, Recipients};
 
 /// The manual alert's own fields; anything else in the body is template context.
@@ -58,46 +58,89 @@ pub async fn notify(
         require_string(&context, path)?;
     }
     let overrides = if event == "alert" { alert_overrides(&context)? } else { Overrides::default() };
-    let rendered = state.renderer.render(&event, &context, overrides).map_err(|e| {
-        log::error!("rendering event {event} failed: {e}");
-        ApiError::Internal(format!(
-            "{e}: fix the template (check it with `wecom-relay render {event} --data '<json>'`)"
-        ))
+    let rendered = state.renderer.render(&event, &context, overrides).map_err(|e| match e {
+        RenderError::Invalid(detail) => ApiError::BadRequest(format!("event {event}: {detail}")),
+        RenderError::Template { .. } => {
+            log::error!("rendering event {event} failed: {e}");
+            ApiError::Internal(format!(
+                "{e}: fix the template (check it with `wecom-relay render {event} --data '<json>'`)"
+            ))
+        }
     })?;
-    let notification = NewNotification {
-        event: event.clone(),
-        message: rendered.message,
-        summary: rendered.summary,
-        label: rendered.label,
-        idempotency_key,
-    };
-    let accepted = state.delivery.submit(notification).await.map_err(|e| match e {
+    let targets: Vec<String> = rendered.iter().map(|r| r.destination.describe()).collect();
+    let notifications = rendered
+        .into_iter()
+        .map(|r| NewNotification {
+            event: event.clone(),
+            destination: r.destination,
+            body: r.body,
+            summary: r.summary,
+            label: r.label,
+            idempotency_key: idempotency_key.clone(),
+        })
+        .collect();
+    let accepted = state.delivery.submit(notifications).await.map_err(|e| match e {
         SubmitError::Store(e) => ApiError::from(e),
         other => {
             ApiError::Unavailable { message: format!("{other}; try again shortly"), retry_after_secs: 5 }
         }
     })?;
+    let first = accepted[0].id.clone();
     if !wait {
+        let list: Vec<Value> =
+            accepted.iter().zip(&targets).map(|(a, t)| json!({ "id": a.id, "target": t })).collect();
         return Ok(HttpResponse::Accepted().json(json!({
-            "id": accepted.id,
+            "id": first,
             "status": "queued",
-            "duplicate": accepted.duplicate,
+            "duplicate": accepted[0].duplicate,
+            "targets": list,
         })));
     }
-    match state.delivery.wait(&accepted.id, state.wait_timeout).await {
-        Some(Outcome::Sent { receipt, held_for }) => Ok(HttpResponse::Ok().json(json!({
-            "id": accepted.id,
-            "status": "sent",
-            "msgid": Some(receipt.msgid).filter(|m| !m.is_empty()),
-            "invalid_users": receipt.invalid_users,
-            "invalid_parties": receipt.invalid_parties,
-            "invalid_tags": receipt.invalid_tags,
-            "unlicensed_users": receipt.unlicensed_users,
-            "held_for": held_for,
-        }))),
-        Some(Outcome::Failed(failure)) => Err(ApiError::DeliveryFailed { id: accepted.id, failure }),
-        None => Err(ApiError::WaitTimedOut { id: accepted.id }),
+    let outcomes = futures_util::future::join_all(
+        accepted.iter().map(|a| state.delivery.wait(&a.id, state.wait_timeout)),
+    )
+    .await;
+    let list: Vec<Value> = accepted
+        .iter()
+        .zip(&targets)
+        .zip(&outcomes)
+        .map(|((a, target), outcome)| match outcome {
+            Some(Outcome::Sent { receipt, held_for }) => json!({
+                "id": a.id, "target": target, "status": "sent",
+                "msgid": Some(&receipt.msgid).filter(|m| !m.is_empty()),
+                "invalid_users": receipt.invalid_users, "held_for": held_for,
+            }),
+            Some(Outcome::Failed(f)) => json!({
+                "id": a.id, "target": target, "status": "failed",
+                "errcode": f.errcode, "errmsg": f.errmsg, "error": f.error, "hint": f.hint,
+            }),
+            None => json!({ "id": a.id, "target": target, "status": "pending" }),
+        })
+        .collect();
+    if let Some(failure) = outcomes.iter().find_map(|o| match o {
+        Some(Outcome::Failed(f)) => Some(f.clone()),
+        _ => None,
+    }) {
+        return Err(ApiError::DeliveryFailed { id: first, failure: Box::new(failure), targets: list });
     }
+    if outcomes.iter().any(Option::is_none) {
+        return Err(ApiError::WaitTimedOut { id: first, targets: list });
+    }
+    // The first target's receipt at the top, as a single-target caller expects it.
+    let Some(Some(Outcome::Sent { receipt, held_for })) = outcomes.into_iter().next() else {
+        return Err(ApiError::Internal("no outcome for the first target".into()));
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "id": first,
+        "status": "sent",
+        "msgid": Some(receipt.msgid).filter(|m| !m.is_empty()),
+        "invalid_users": receipt.invalid_users,
+        "invalid_parties": receipt.invalid_parties,
+        "invalid_tags": receipt.invalid_tags,
+        "unlicensed_users": receipt.unlicensed_users,
+        "held_for": held_for,
+        "targets": list,
+    })))
 }
 
 fn wants_wait(query: &str) -> Result<bool, ApiError> {

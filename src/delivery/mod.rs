@@ -21,7 +21,8 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::config::{QueueBackend, Settings};
 use crate::metrics::{EventLabel, Metrics};
-use crate::wecom::{Content, Message, SendReceipt, WeComClient, WeComError};
+use crate::render::Destination;
+use crate::wecom::{Body, SendReceipt, WeComClient, WeComError};
 use store::{Enqueued, Millis, NewRecord, Payload, Requeue, Store, StoreError, now_ms};
 
 pub use memory::MemoryStore;
@@ -72,7 +73,8 @@ impl std::str::FromStr for Status {
 #[derive(Debug, Clone)]
 pub struct NewNotification {
     pub event: String,
-    pub message: Message,
+    pub destination: Destination,
+    pub body: Body,
     /// One line standing for it in a digest, and the digest's heading for its event.
     pub summary: String,
     pub label: String,
@@ -269,36 +271,67 @@ impl Delivery {
         Ok((Arc::new(delivery), worker))
     }
 
-    /// Stores the notification; once this returns `Ok`, the relay owns its delivery.
-    pub async fn submit(&self, n: NewNotification) -> Result<Accepted, SubmitError> {
+    /// Stores an event's notifications (one per target); once this returns `Ok`, the relay owns
+    /// their delivery. They are committed together, in the same group commit.
+    pub async fn submit(&self, notifications: Vec<NewNotification>) -> Result<Vec<Accepted>, SubmitError> {
         if self.shared.stopping.load(Ordering::SeqCst) {
             return Err(SubmitError::ShuttingDown);
         }
-        if self.shared.unfinished.fetch_add(1, Ordering::SeqCst) >= self.capacity {
-            self.shared.unfinished.fetch_sub(1, Ordering::SeqCst);
+        let count = notifications.len();
+        if self.shared.unfinished.fetch_add(count, Ordering::SeqCst) + count > self.capacity {
+            self.shared.unfinished.fetch_sub(count, Ordering::SeqCst);
             return Err(SubmitError::Full(self.capacity));
         }
-        let id = uuid::Uuid::now_v7().to_string();
-        let message = self.distinguish(n.message);
-        let record = NewRecord {
-            id: id.clone(),
-            event: n.event.clone(),
-            payload: Payload::new(&message, n.summary, n.label, false),
-            idempotency_key: n.idempotency_key,
-            now: now_ms(),
-        };
-        let stored = self.store.enqueue(record).await;
-        if !matches!(stored, Ok(Enqueued::New)) {
-            self.shared.unfinished.fetch_sub(1, Ordering::SeqCst);
-        }
-        match stored? {
-            Enqueued::New => {
-                self.shared.metrics.accepted.get_or_create(&EventLabel { event: n.event.clone() }).inc();
-                log::info!("notification {id} event={} attempt=0 status=queued", n.event);
-                self.shared.wake.notify_one();
-                Ok(Accepted { id, duplicate: false })
+        let now = now_ms();
+        let records: Vec<NewRecord> = notifications
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| NewRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                event: n.event,
+                payload: Payload::new(
+                    self.distinguish(n.body, &n.destination),
+                    &n.destination,
+                    n.summary,
+                    n.label,
+                    false,
+                ),
+                // Each target of an event is its own notification, each remembered on its own.
+                idempotency_key: n.idempotency_key.map(|k| if i == 0 { k } else { format!("{k}#{i}") }),
+                now,
+            })
+            .collect();
+        let stored =
+            futures_util::future::join_all(records.iter().map(|r| self.store.enqueue(r.clone()))).await;
+        let mut accepted = Vec::with_capacity(count);
+        let mut first_error = None;
+        for (record, result) in records.into_iter().zip(stored) {
+            match result {
+                Ok(Enqueued::New) => {
+                    self.shared
+                        .metrics
+                        .accepted
+                        .get_or_create(&EventLabel { event: record.event.clone() })
+                        .inc();
+                    log::info!("notification {} event={} attempt=0 status=queued", record.id, record.event);
+                    accepted.push(Accepted { id: record.id, duplicate: false });
+                }
+                Ok(Enqueued::Existing(first)) => {
+                    self.shared.unfinished.fetch_sub(1, Ordering::SeqCst);
+                    accepted.push(Accepted { id: first, duplicate: true });
+                }
+                Err(e) => {
+                    self.shared.unfinished.fetch_sub(1, Ordering::SeqCst);
+                    first_error.get_or_insert(e);
+                }
             }
-            Enqueued::Existing(first) => Ok(Accepted { id: first, duplicate: true }),
+        }
+        self.shared.wake.notify_one();
+        // A store failure after some targets were stored: the caller retries, and the
+        // Idempotency-Key (which darkerserver's client always sends) keeps them from repeating.
+        match first_error {
+            Some(e) => Err(e.into()),
+            None => Ok(accepted),
         }
     }
 
@@ -306,17 +339,13 @@ impl Delivery {
     /// that a resend after an ambiguous timeout is never shown twice. A *new* notification that
     /// happens to be identical to a recent one (the same alert twice) must still arrive: it gets
     /// an invisible zero-width space per repeat, which makes its request differ.
-    fn distinguish(&self, mut message: Message) -> Message {
+    fn distinguish(&self, body: Body, destination: &Destination) -> Body {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (message.msgtype, message.content.as_str(), format!("{:?}", message.recipients)).hash(&mut hasher);
+        (serde_json::to_string(&body).unwrap_or_default(), format!("{destination:?}")).hash(&mut hasher);
         let hash = hasher.finish();
         let seen = self.recent.get(&hash).unwrap_or(0);
         self.recent.insert(hash, seen + 1);
-        if seen > 0 {
-            let salted = format!("{}{}", message.content.as_str(), "\u{200B}".repeat(seen as usize));
-            message.content = Content::fit(&salted, message.msgtype);
-        }
-        message
+        if seen > 0 { body.distinguished(seen as usize) } else { body }
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<NotificationView>, StoreError> {

@@ -6,7 +6,8 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::{Failure, NotificationView, Status};
-use crate::wecom::{Content, Message, MsgType, Recipients, SendReceipt};
+use crate::render::Destination;
+use crate::wecom::{Body, Message, Recipients, SendReceipt};
 
 /// Milliseconds since the Unix epoch: the stores' clock, comparable across restarts.
 pub type Millis = i64;
@@ -15,18 +16,25 @@ pub fn now_ms() -> Millis {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as Millis / 1_000_000
 }
 
-/// The stored form of a message. Versioned (`v`) so that a later relay can read older rows.
+/// The stored form of a message. Versioned (`v`): version 1 rows (text and markdown only, with
+/// `msgtype` and `content` at the top level) read as version 2 bodies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Payload {
     pub v: u32,
-    pub msgtype: MsgType,
-    pub content: String,
+    #[serde(flatten)]
+    pub body: Body,
     #[serde(default)]
     pub to_user: Vec<String>,
     #[serde(default)]
     pub to_party: Vec<String>,
     #[serde(default)]
     pub to_tag: Vec<String>,
+    /// Set for a group-robot target: the `[robots.<name>]` it posts to.
+    #[serde(default)]
+    pub robot: Option<String>,
+    /// Robot text messages @-mention these members.
+    #[serde(default)]
+    pub mentioned: Vec<String>,
     /// One line that stands for this notification in a digest (`alice` for a new user).
     pub summary: String,
     /// The digest's heading for this event (`新用户`).
@@ -36,26 +44,51 @@ pub struct Payload {
     pub digest: bool,
 }
 
+/// Where a stored notification goes.
+pub enum Target {
+    App(Message),
+    Robot { name: String, body: Body, mentioned: Vec<String> },
+}
+
 impl Payload {
-    pub fn new(message: &Message, summary: String, label: String, digest: bool) -> Self {
-        let r = &message.recipients;
-        Payload {
-            v: 1,
-            msgtype: message.msgtype,
-            content: message.content.as_str().to_owned(),
-            to_user: r.users().to_vec(),
-            to_party: r.parties().to_vec(),
-            to_tag: r.tags().to_vec(),
+    pub fn new(body: Body, destination: &Destination, summary: String, label: String, digest: bool) -> Self {
+        let mut payload = Payload {
+            v: 2,
+            body,
+            to_user: vec![],
+            to_party: vec![],
+            to_tag: vec![],
+            robot: None,
+            mentioned: vec![],
             summary,
             label,
             digest,
+        };
+        match destination {
+            Destination::App(r) => {
+                payload.to_user = r.users().to_vec();
+                payload.to_party = r.parties().to_vec();
+                payload.to_tag = r.tags().to_vec();
+            }
+            Destination::Robot { name, mentioned } => {
+                payload.robot = Some(name.clone());
+                payload.mentioned = mentioned.clone();
+            }
         }
+        payload
     }
 
-    pub fn message(&self) -> Result<Message, String> {
+    pub fn target(&self) -> Result<Target, String> {
+        if let Some(name) = &self.robot {
+            return Ok(Target::Robot {
+                name: name.clone(),
+                body: self.body.clone(),
+                mentioned: self.mentioned.clone(),
+            });
+        }
         let recipients =
             Recipients::new(&self.to_user, &self.to_party, &self.to_tag).map_err(|e| e.to_string())?;
-        Ok(Message { msgtype: self.msgtype, content: Content::fit(&self.content, self.msgtype), recipients })
+        Ok(Target::App(Message { body: self.body.clone(), recipients }))
     }
 }
 
@@ -181,4 +214,26 @@ pub trait Store: Send + Sync + 'static {
         keys_before: Millis,
         sends_before: Millis,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_1_rows_still_read() {
+        let v1 = r#"{"v":1,"msgtype":"text","content":"新用户已加入：alice","to_user":["zhangsan"],"summary":"alice","label":"新用户"}"#;
+        let p: Payload = serde_json::from_str(v1).unwrap();
+        assert_eq!(p.body, Body::text("新用户已加入：alice"));
+        assert!(matches!(p.target(), Ok(Target::App(m)) if m.recipients.users() == ["zhangsan"]));
+    }
+
+    #[test]
+    fn payloads_round_trip() {
+        let card = Body::textcard("t", "d", "https://x.cn", "").unwrap();
+        let robot = Destination::Robot { name: "ops".into(), mentioned: vec!["@all".into()] };
+        let p = Payload::new(card, &robot, "s".into(), "l".into(), false);
+        let back: Payload = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
 }

@@ -1,7 +1,10 @@
 //! Workers: claim due notifications, pass them through the per-member limiter, send them, and
 //! record each outcome; merge what the limiter held back into digests when the window allows.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+
+use secrecy::SecretString;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,23 +12,29 @@ use tokio::sync::Semaphore;
 
 use super::limiter::{self, Limiter};
 use super::retry::RetryPolicy;
-use super::store::{Change, Held, Job, Millis, NewRecord, Payload, Store, StoreError, now_ms};
+use super::store::{Change, Held, Job, Millis, NewRecord, Payload, Store, StoreError, Target, now_ms};
 use super::{Failure, Outcome, Shared, Status, digest};
 use crate::config::Settings;
 use crate::metrics::{EventLabel, OutcomeLabels};
-use crate::wecom::{Content, ErrorClass, Message, MsgType, SendOptions, WeComClient};
+use crate::render::Destination;
+use crate::wecom::{Body, ErrorClass, Message, SendOptions, WeComClient, WeComError};
 
 /// The event name of digest notifications.
 pub const DIGEST_EVENT: &str = "digest";
 /// Finished notifications are pruned at most this often.
 const PRUNE_EVERY: Millis = 10 * 60_000;
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// "每个机器人发送的消息不能超过20条/分钟" (DOC 91770).
+const ROBOT_PER_MINUTE: usize = 20;
 
 struct Inner {
     store: Arc<dyn Store>,
     client: Arc<WeComClient>,
     policy: RetryPolicy,
     limiter: Mutex<Limiter>,
+    /// Group robots: 20 messages a minute each.
+    robot_limiter: Mutex<Limiter>,
+    robots: HashMap<String, SecretString>,
     shared: Arc<Shared>,
     duplicate_window: Duration,
     digest_delay: Millis,
@@ -61,6 +70,8 @@ impl Worker {
             client,
             policy: RetryPolicy::from_settings(&settings.delivery),
             limiter: Mutex::new(limiter),
+            robot_limiter: Mutex::new(Limiter::new(ROBOT_PER_MINUTE, ROBOT_PER_MINUTE * 60)),
+            robots: settings.robots.iter().filter_map(|(n, r)| Some((n.clone(), r.key.clone()?))).collect(),
             shared: shared.clone(),
             duplicate_window: settings.delivery.duplicate_check_window,
             digest_delay: limits.digest_delay.as_millis() as Millis,
@@ -154,25 +165,37 @@ fn relay_bug(error: String) -> Failure {
 
 /// One attempt at one notification.
 async fn process(inner: &Inner, job: Job) {
-    let message = match job.payload.message() {
-        Ok(m) => m,
+    match job.payload.target() {
+        Ok(Target::App(message)) => process_app(inner, job, message).await,
+        Ok(Target::Robot { name, body, mentioned }) => process_robot(inner, job, name, body, mentioned).await,
         Err(e) => {
             let failure = relay_bug(format!("stored notification is unusable: {e}"));
-            return finish(inner, &job, Status::Failed, Err(failure), vec![], vec![]).await;
+            finish(inner, &job, Status::Failed, Err(failure), vec![], vec![]).await
         }
-    };
+    }
+}
+
+async fn process_app(inner: &Inner, job: Job, message: Message) {
     let keys = limiter::keys(&message.recipients);
     let now = now_ms();
-    // Decided under the lock, acted on after it: the guard must not live across an await.
+    // Decided and counted under one lock, so that two workers cannot both take the last slot;
+    // acted on after it (the guard must not live across an await). A resend after an ambiguous
+    // attempt was already counted, and WeCom's duplicate check makes sure that the two reach the
+    // member at most once between them.
+    let counts = !job.ambiguous;
     let decision = {
         let mut lim = inner.limiter.lock().expect("poisoned");
-        if !job.payload.digest {
+        let split = if !job.payload.digest {
             Ok(keys.into_iter().partition::<Vec<_>, _>(|k| lim.admits(k, now)))
         } else if keys.iter().all(|k| lim.admits_digest(k, now)) {
             Ok((keys, vec![]))
         } else {
             Err(keys.iter().map(|k| lim.next_free(k, now)).max().unwrap_or(now))
+        };
+        if let (Ok((allowed, _)), true) = (&split, counts) {
+            lim.record(allowed, now);
         }
+        split
     };
     let (allowed, held_keys) = match decision {
         Ok(split) => split,
@@ -195,12 +218,6 @@ async fn process(inner: &Inner, job: Job) {
     if allowed.is_empty() {
         return finish(inner, &job, Status::Sent, Ok(Default::default()), held, vec![]).await;
     }
-    // A resend after an ambiguous attempt was already counted, and WeCom's duplicate check
-    // makes sure that the two reach the member at most once between them.
-    let counts = !job.ambiguous;
-    if counts {
-        inner.limiter.lock().expect("poisoned").record(&allowed, now);
-    }
     let recipients = match limiter::recipients(&allowed) {
         Ok(r) => r,
         Err(e) => {
@@ -210,14 +227,53 @@ async fn process(inner: &Inner, job: Job) {
     };
     let to_send = Message { recipients, ..message };
     let opts = SendOptions { duplicate_check: Some(inner.duplicate_window) };
-    let error = match inner.client.send(&to_send, opts).await {
-        Ok(receipt) => return finish(inner, &job, Status::Sent, Ok(receipt), held, allowed).await,
-        Err(e) => e,
-    };
-    if counts && !error.is_ambiguous() {
-        // WeCom refused it: nothing reached the members, so it does not count against them.
-        inner.limiter.lock().expect("poisoned").forget(&allowed, now);
+    match inner.client.send(&to_send, opts).await {
+        Ok(receipt) => finish(inner, &job, Status::Sent, Ok(receipt), held, allowed).await,
+        Err(error) => {
+            if counts && !error.is_ambiguous() {
+                // WeCom refused it: nothing reached the members, so it does not count against them.
+                inner.limiter.lock().expect("poisoned").forget(&allowed, now);
+            }
+            failed(inner, job, error, held, now).await
+        }
     }
+}
+
+/// A group robot: at most `ROBOT_PER_MINUTE` a minute (DOC 91770); over that the message waits
+/// (robots have no per-member digest: the group sees every message).
+async fn process_robot(inner: &Inner, job: Job, name: String, body: Body, mentioned: Vec<String>) {
+    let Some(key) = inner.robots.get(&name) else {
+        let failure = Failure {
+            error: format!("robot `{name}` is no longer configured"),
+            errcode: None,
+            errmsg: None,
+            hint: format!("add [robots.{name}] with its key, then retry the notification"),
+        };
+        return finish(inner, &job, Status::Failed, Err(failure), vec![], vec![]).await;
+    };
+    let slot = format!("robot:{name}");
+    let now = now_ms();
+    let wait = {
+        let mut lim = inner.robot_limiter.lock().expect("poisoned");
+        if lim.admits_digest(&slot, now) {
+            lim.record(std::slice::from_ref(&slot), now);
+            None
+        } else {
+            Some(lim.next_free(&slot, now))
+        }
+    };
+    if let Some(at) = wait {
+        record(inner, &job, Change::Defer { at }).await;
+        return;
+    }
+    match inner.client.send_robot(key, &body, &mentioned).await {
+        Ok(()) => finish(inner, &job, Status::Sent, Ok(Default::default()), vec![], vec![]).await,
+        Err(error) => failed(inner, job, error, vec![], now).await,
+    }
+}
+
+/// After a failed attempt: fail, give up, or try again later.
+async fn failed(inner: &Inner, job: Job, error: WeComError, held: Vec<Held>, now: Millis) {
     let failure = Failure::from(&error);
     if error.class() == ErrorClass::Permanent {
         return finish(inner, &job, Status::Failed, Err(failure), held, vec![]).await;
@@ -325,18 +381,20 @@ async fn flush_digests(inner: &Inner, now: Millis) -> Result<(), StoreError> {
                 continue;
             }
         };
-        let digests: Vec<NewRecord> = digest::build(&held, MsgType::Text.content_limit())
+        let digests: Vec<NewRecord> = digest::build(&held, crate::wecom::MsgType::Text.content_limit())
             .into_iter()
             .map(|text| {
-                let message = Message {
-                    msgtype: MsgType::Text,
-                    content: Content::fit(&text, MsgType::Text),
-                    recipients: recipients.clone(),
-                };
+                let destination = Destination::App(recipients.clone());
                 NewRecord {
                     id: uuid::Uuid::now_v7().to_string(),
                     event: DIGEST_EVENT.into(),
-                    payload: Payload::new(&message, String::new(), String::new(), true),
+                    payload: Payload::new(
+                        Body::text(&text),
+                        &destination,
+                        String::new(),
+                        String::new(),
+                        true,
+                    ),
                     idempotency_key: None,
                     now,
                 }

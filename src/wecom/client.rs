@@ -10,8 +10,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::WeComError;
+use super::body::MsgType;
 use super::errcode::ErrorClass;
-use super::message::{AgentInfo, AgentResponse, Message, SendReceipt, SendRequest, SendResponse};
+use super::message::{AgentInfo, AgentResponse, Message, SendReceipt, SendResponse, send_request};
 use super::redact::redact;
 use super::token::{AccessToken, TokenCache, TokenKey};
 use crate::config::WeComSettings;
@@ -31,14 +32,16 @@ pub struct SendOptions {
 }
 
 pub struct WeComClient {
-    http: reqwest::Client,
-    api_base: url::Url,
-    key: TokenKey,
-    secret: SecretString,
+    pub(super) http: reqwest::Client,
+    pub(super) api_base: url::Url,
+    pub(super) key: TokenKey,
+    pub(super) secret: SecretString,
     refresh_margin: Duration,
     tokens: TokenCache,
     last_refusal: Mutex<Option<(Instant, WeComError)>>,
-    metrics: Arc<Metrics>,
+    /// media_id by content, for image and file messages (a media_id lasts 3 days).
+    pub(super) media: moka::future::Cache<(MsgType, String), String>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 #[derive(Deserialize)]
@@ -77,30 +80,21 @@ impl WeComClient {
             refresh_margin: cfg.token_refresh_margin,
             tokens: TokenCache::new(),
             last_refusal: Mutex::new(None),
+            media: super::media::cache(),
             metrics,
         })
     }
 
     /// Sends one app message. A token WeCom refuses (40001/40014/42001) is dropped and the send
-    /// is made once more with a fresh one; any other failure is returned for the caller to retry
-    /// or report.
+    /// is made once more with a fresh one; a cached media_id WeCom no longer knows (40007) is
+    /// uploaded again once; any other failure is returned for the caller to retry or report.
     pub async fn send(&self, msg: &Message, opts: SendOptions) -> Result<SendReceipt, WeComError> {
         // WeCom's window is in seconds, at most 4 h.
         let window = opts.duplicate_check.map(|d| d.as_secs().clamp(1, 4 * 3600) as u32);
-        let body = SendRequest::new(msg, self.key.1, window);
-        let token = self.token().await?;
-        let first = self.post("message/send", &token, &body).await;
-        let response: SendResponse = match first {
-            Err(e) if e.class() == ErrorClass::RefreshToken => {
-                log::info!(
-                    "WeCom refused the access_token (errcode {:?}); fetching a new one and resending once",
-                    e.errcode()
-                );
-                self.tokens.invalidate_if_current(&self.key, &token).await;
-                let token = self.token().await?;
-                // A second refusal right after a fresh token is not cured by a third token:
-                // leave it to the retry schedule.
-                self.post("message/send", &token, &body).await.map_err(demote_token_error)?
+        let response = match self.send_once(msg, window).await {
+            Err(e) if e.errcode() == Some(40007) && self.forget_media(&msg.body).await => {
+                log::info!("WeCom no longer knows the cached media_id (40007); uploading again");
+                self.send_once(msg, window).await?
             }
             other => other?,
         };
@@ -118,6 +112,26 @@ impl WeComClient {
         Ok(receipt)
     }
 
+    async fn send_once(&self, msg: &Message, window: Option<u32>) -> Result<SendResponse, WeComError> {
+        let token = self.token().await?;
+        let media = self.app_media(&msg.body, &token).await?;
+        let body = send_request(msg, self.key.1, window, media.as_deref());
+        match self.post("message/send", &token, &body).await {
+            Err(e) if e.class() == ErrorClass::RefreshToken => {
+                log::info!(
+                    "WeCom refused the access_token (errcode {:?}); fetching a new one and resending once",
+                    e.errcode()
+                );
+                self.tokens.invalidate_if_current(&self.key, &token).await;
+                let token = self.token().await?;
+                // A second refusal right after a fresh token is not cured by a third token:
+                // leave it to the retry schedule.
+                self.post("message/send", &token, &body).await.map_err(demote_token_error)
+            }
+            other => other,
+        }
+    }
+
     /// The app as WeCom sees it (`agent/get`): its name, whether it is enabled, its visible range.
     pub async fn agent(&self) -> Result<AgentInfo, WeComError> {
         let token = self.token().await?;
@@ -125,7 +139,7 @@ impl WeComClient {
             .http
             .get(self.url("cgi-bin/agent/get"))
             .query(&[("access_token", token.expose()), ("agentid", &self.key.1.to_string())]);
-        let raw: AgentResponse = self.call("agent/get", request, Some(&token)).await?;
+        let raw: AgentResponse = self.call("agent/get", request, Some(token.expose())).await?;
         Ok(raw.into())
     }
 
@@ -141,7 +155,7 @@ impl WeComClient {
             .http
             .get(self.url("cgi-bin/user/get"))
             .query(&[("access_token", token.expose()), ("userid", userid)]);
-        let member: Member = self.call("user/get", request, Some(&token)).await?;
+        let member: Member = self.call("user/get", request, Some(token.expose())).await?;
         Ok(member.department)
     }
 
@@ -150,7 +164,7 @@ impl WeComClient {
         self.token().await.map(drop)
     }
 
-    async fn token(&self) -> Result<Arc<AccessToken>, WeComError> {
+    pub(super) async fn token(&self) -> Result<Arc<AccessToken>, WeComError> {
         self.tokens.get_or_fetch(&self.key, self.fetch_token()).await
     }
 
@@ -206,23 +220,25 @@ impl WeComClient {
             .post(self.url(&format!("cgi-bin/{api}")))
             .query(&[("access_token", token.expose())])
             .json(body);
-        self.call(api, request, Some(token)).await
+        self.call(api, request, Some(token.expose())).await
     }
 
-    fn url(&self, path: &str) -> url::Url {
+    pub(super) fn url(&self, path: &str) -> url::Url {
         self.api_base.join(path).expect("static API path")
     }
 
     /// Makes the call and reads WeCom's envelope: HTTP status, then `errcode` (which may be missing
     /// on success), then the typed body.
-    async fn call<R: DeserializeOwned>(
+    /// Makes a call; `hidden` (a token or a robot key in the URL) is scrubbed from any error
+    /// text, as is the app secret.
+    pub(super) async fn call<R: DeserializeOwned>(
         &self,
         api: &'static str,
         request: reqwest::RequestBuilder,
-        token: Option<&AccessToken>,
+        hidden: Option<&str>,
     ) -> Result<R, WeComError> {
         let started = Instant::now();
-        let result = self.exchange(api, request, token, started).await;
+        let result = self.exchange(api, request, hidden, started).await;
         self.metrics.observe_call(api, result.is_ok(), started.elapsed());
         result
     }
@@ -231,12 +247,12 @@ impl WeComClient {
         &self,
         api: &'static str,
         request: reqwest::RequestBuilder,
-        token: Option<&AccessToken>,
+        hidden: Option<&str>,
         started: Instant,
     ) -> Result<R, WeComError> {
         let scrub = |text: &str| {
             let mut secrets = vec![self.secret.expose_secret()];
-            secrets.extend(token.map(AccessToken::expose));
+            secrets.extend(hidden);
             redact(text, &secrets)
         };
         let response = request.send().await.map_err(|e| transport_error(api, e, &scrub))?;

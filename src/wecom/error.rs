@@ -21,6 +21,9 @@ pub enum WeComError {
     /// The answer could not be read as WeCom JSON.
     #[error("WeCom {api} answered something that is not its JSON: {detail}")]
     Decode { api: &'static str, detail: String },
+    /// An image or file could not be loaded or is outside WeCom's limits.
+    #[error("{detail}")]
+    Media { detail: String },
     /// A recent `gettoken` failed for a reason only the operator can fix; not asked again yet.
     #[error("not asking WeCom for a token again yet: the last attempt failed with errcode {errcode}")]
     TokenBackoff { errcode: i64, hint: String },
@@ -44,9 +47,10 @@ impl WeComError {
         match self {
             WeComError::Api { class, .. } => *class,
             WeComError::Http { status, .. } if *status >= 500 || *status == 429 => ErrorClass::RetryLater,
-            WeComError::Http { .. } | WeComError::Decode { .. } | WeComError::TokenBackoff { .. } => {
-                ErrorClass::Permanent
-            }
+            WeComError::Http { .. }
+            | WeComError::Decode { .. }
+            | WeComError::TokenBackoff { .. }
+            | WeComError::Media { .. } => ErrorClass::Permanent,
             WeComError::Timeout { .. } | WeComError::Connect { .. } => ErrorClass::RetryLater,
         }
     }
@@ -93,6 +97,7 @@ impl WeComError {
                 "cannot reach WeCom: check DNS, the firewall and any proxy for wecom.api_base; retried with backoff".into()
             }
             WeComError::Decode { .. } => "wecom.api_base does not point at WeCom's API".into(),
+            WeComError::Media { .. } => "fix the attachment (its path, size or format) in the template or the event".into(),
         }
     }
 }

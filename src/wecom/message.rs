@@ -1,65 +1,10 @@
-//! Messages as the relay builds them (`Message`), and their private wire shapes for `message/send`.
+//! Messages as the relay builds them (`Message`: a body and its recipients), and the private wire
+//! shapes of `message/send` and `agent/get`.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
-/// What the member sees. Only text and markdown for now; markdown is not shown by the
-/// WeChat plugin ("暂不支持此消息类型"), so text is the default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MsgType {
-    #[default]
-    Text,
-    Markdown,
-}
-
-impl MsgType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MsgType::Text => "text",
-            MsgType::Markdown => "markdown",
-        }
-    }
-
-    /// WeCom's limit for the content of this msgtype, in UTF-8 bytes (app text and markdown: 2048).
-    pub fn content_limit(self) -> usize {
-        2048
-    }
-}
-
-/// Marker appended when content is cut so that the reader knows something is missing.
-const TRUNCATION_MARKER: &str = "…（内容过长，已截断）";
-
-/// Message content that fits WeCom's byte limit for its msgtype.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Content(String);
-
-impl Content {
-    /// Cuts `text` on a UTF-8 boundary, with a visible marker, so that it fits `msgtype`'s limit.
-    /// WeCom would otherwise cut silently (text) or reject it (40058/45002 seen in the wild).
-    pub fn fit(text: &str, msgtype: MsgType) -> Content {
-        // C0 control characters other than tab and newlines draw 40033 ("illegal characters")
-        // or break the client; they are never meaningful in a notification.
-        let clean: String =
-            text.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r')).collect();
-        let limit = msgtype.content_limit();
-        if clean.len() <= limit {
-            return Content(clean);
-        }
-        let mut cut = limit - TRUNCATION_MARKER.len();
-        while !clean.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        Content(format!("{}{TRUNCATION_MARKER}", &clean[..cut]))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_truncated(&self) -> bool {
-        self.0.ends_with(TRUNCATION_MARKER)
-    }
-}
+use super::body::Body;
 
 /// Who receives a message: member ids, department ids and tag ids.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -133,11 +78,22 @@ impl Recipients {
     }
 }
 
+impl std::fmt::Display for Recipients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> =
+            [("to_user", &self.users), ("to_party", &self.parties), ("to_tag", &self.tags)]
+                .into_iter()
+                .filter(|(_, list)| !list.is_empty())
+                .map(|(name, list)| format!("{name} {}", list.join("|")))
+                .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
 /// A message ready for WeCom.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
-    pub msgtype: MsgType,
-    pub content: Content,
+    pub body: Body,
     pub recipients: Recipients,
 }
 
@@ -160,44 +116,28 @@ impl SendReceipt {
     }
 }
 
-#[derive(Serialize)]
-struct ContentBody<'a> {
-    content: &'a str,
-}
-
-/// The JSON body of `message/send`.
-#[derive(Serialize)]
-pub(super) struct SendRequest<'a> {
-    touser: String,
-    toparty: String,
-    totag: String,
-    msgtype: &'static str,
+/// The JSON body of `message/send`. `media_id` stands in for an image or file source.
+pub(super) fn send_request(
+    msg: &Message,
     agentid: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    text: Option<ContentBody<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    markdown: Option<ContentBody<'a>>,
-    enable_duplicate_check: u8,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    duplicate_check_interval: Option<u32>,
-}
-
-impl<'a> SendRequest<'a> {
-    pub(super) fn new(msg: &'a Message, agentid: i64, duplicate_check: Option<u32>) -> Self {
-        let body = || Some(ContentBody { content: msg.content.as_str() });
-        let r = &msg.recipients;
-        SendRequest {
-            touser: r.users.join("|"),
-            toparty: r.parties.join("|"),
-            totag: r.tags.join("|"),
-            msgtype: msg.msgtype.as_str(),
-            agentid,
-            text: if msg.msgtype == MsgType::Text { body() } else { None },
-            markdown: if msg.msgtype == MsgType::Markdown { body() } else { None },
-            enable_duplicate_check: u8::from(duplicate_check.is_some()),
-            duplicate_check_interval: duplicate_check,
-        }
+    duplicate_check: Option<u32>,
+    media_id: Option<&str>,
+) -> Value {
+    let r = &msg.recipients;
+    let msgtype = msg.body.msgtype().as_str();
+    let mut request = json!({
+        "touser": r.users.join("|"),
+        "toparty": r.parties.join("|"),
+        "totag": r.tags.join("|"),
+        "msgtype": msgtype,
+        "agentid": agentid,
+        "enable_duplicate_check": u8::from(duplicate_check.is_some()),
+    });
+    request[msgtype] = msg.body.app_json(media_id);
+    if let Some(window) = duplicate_check {
+        request["duplicate_check_interval"] = json!(window);
     }
+    request
 }
 
 /// The body of a `message/send` answer with errcode 0. Every field may be missing.
@@ -230,22 +170,6 @@ impl From<SendResponse> for SendReceipt {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn content_over_the_limit_is_cut_on_a_char_boundary_with_a_marker() {
-        let text = "用".repeat(1000); // 3000 bytes
-        let c = Content::fit(&text, MsgType::Text);
-        assert!(c.as_str().len() <= 2048, "{} bytes", c.as_str().len());
-        assert!(c.is_truncated());
-        assert!(c.as_str().trim_end_matches(TRUNCATION_MARKER).chars().all(|ch| ch == '用'));
-    }
-
-    #[test]
-    fn content_within_the_limit_is_kept_verbatim() {
-        let text = "a \"quoted\" `tick` <b>html</b>\nline two";
-        assert_eq!(Content::fit(text, MsgType::Text).as_str(), text);
-        assert!(!Content::fit(text, MsgType::Text).is_truncated());
-    }
 
     #[test]
     fn recipients_reject_ids_that_would_break_the_pipe_list() {
