@@ -8,6 +8,7 @@ connection without a word).
 
 import collections
 import json
+import os
 import socket
 import threading
 import time
@@ -148,6 +149,13 @@ def _handler_for(relay):
             pass
 
     return Handler
+
+
+def relay_free_environment(**extra):
+    """A copy of ``os.environ`` without WECOM_RELAY_* settings, plus *extra*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WECOM_RELAY_")}
+    env.update(extra)
+    return env
 
 
 def unused_port():

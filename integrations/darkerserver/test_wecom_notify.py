@@ -9,7 +9,7 @@ import unittest
 from unittest import mock
 
 import wecom_notify
-from fake_relay import FakeRelay, Reply, unused_port
+from fake_relay import FakeRelay, Reply, relay_free_environment, unused_port
 
 TOKEN = "tok-S3cr3t-9f8e7d"
 DEADLINE = 10.0  # seconds any background send may take in these tests
@@ -23,8 +23,7 @@ class NotifyTestCase(unittest.TestCase):
     """Each test gets a fresh fake relay and an environment without relay settings."""
 
     def setUp(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("WECOM_RELAY_")}
-        patcher = mock.patch.dict(os.environ, env, clear=True)
+        patcher = mock.patch.dict(os.environ, relay_free_environment(), clear=True)
         patcher.start()
         self.addCleanup(patcher.stop)
         self.relay = FakeRelay()
@@ -268,8 +267,8 @@ class BadInputTest(NotifyTestCase):
 
 
 class NotConfiguredTest(NotifyTestCase):
+    @mock.patch.object(wecom_notify._no_url_warning, "given", False)
     def test_without_url_nothing_happens_and_one_warning(self):
-        wecom_notify._no_url_warning.given = False
         with self.assertLogs("wecom_notify", "DEBUG") as logs:
             self.assertFalse(wecom_notify.notify_user_added({"username": "sam"}))
             self.assertFalse(wecom_notify.notify_user_added({"username": "tia"}))
@@ -280,8 +279,8 @@ class NotConfiguredTest(NotifyTestCase):
         self.assertIn("WECOM_RELAY_URL is not set", logs.output[0])
         self.assertEqual(self.relay.requests, [])
 
+    @mock.patch.object(wecom_notify._no_url_warning, "given", True)  # tested above
     def test_blank_url_counts_as_unset(self):
-        wecom_notify._no_url_warning.given = True  # the warning itself is tested above
         self.assertFalse(wecom_notify.notify_user_added({"username": "vic"}, relay_url="  "))
         self.assertEqual(self.relay.requests, [])
 
