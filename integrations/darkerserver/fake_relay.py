@@ -111,6 +111,7 @@ class FakeRelay:
 def _handler_for(relay):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def setup(self):
             super().setup()
