@@ -323,19 +323,10 @@ class CommandLineTest(unittest.TestCase):
 
     def test_run_notify_and_stop_on_sigterm(self):
         with tempfile.TemporaryDirectory() as tmp, FakeRelay() as relay:
-            env = dict(os.environ, WECOM_RELAY_URL=relay.url, WECOM_RELAY_TOKEN=TOKEN)
-            proc = subprocess.Popen(
-                [sys.executable, "darkerserver.py", "--port", "0",
-                 "--data", os.path.join(tmp, "users.jsonl")],
-                cwd=HERE, env=env, text=True,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            proc, port = _start_darkerserver(
+                tmp, WECOM_RELAY_URL=relay.url, WECOM_RELAY_TOKEN=TOKEN
             )
             self.addCleanup(_kill, proc)
-            first_line = _read_line(proc.stdout, DEADLINE)
-            self.assertTrue(first_line.startswith("darkerserver listening on http://127.0.0.1:"),
-                            first_line)
-            port = int(first_line.split("http://127.0.0.1:")[1].split()[0])
-
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
             conn.request("POST", "/add_user", body=b'{"user":{"username":"alice"}}')
             self.assertEqual(conn.getresponse().status, 200)
@@ -350,6 +341,20 @@ class CommandLineTest(unittest.TestCase):
         self.assertIn("accepted by the relay: id=ntf-1", stderr)
         self.assertNotIn(TOKEN, stderr + stdout)
 
+    def test_sigterm_waits_briefly_for_a_notification_in_flight(self):
+        with tempfile.TemporaryDirectory() as tmp, FakeRelay(Reply(delay=0.5)) as relay:
+            proc, port = _start_darkerserver(tmp, WECOM_RELAY_URL=relay.url)
+            self.addCleanup(_kill, proc)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
+            conn.request("POST", "/add_user", body=b'{"user":{"username":"late"}}')
+            self.assertEqual(conn.getresponse().status, 200)
+            conn.close()
+            relay.wait_for_requests(1)  # being sent, answer due in 0.5 s
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=DEADLINE)
+        self.assertEqual(proc.returncode, 0, stderr)
+        self.assertIn("'late' accepted by the relay", stderr)
+
     def test_unusable_data_file_is_a_clear_error(self):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "users.jsonl")
@@ -363,6 +368,23 @@ class CommandLineTest(unittest.TestCase):
         self.assertIn("line 1 is not a user record", proc.stderr)
 
 
+def _start_darkerserver(data_dir, **env):
+    """Run ``darkerserver.py --port 0`` with *env*; return (process, port)."""
+    proc = subprocess.Popen(
+        [sys.executable, "darkerserver.py", "--port", "0",
+         "--data", os.path.join(data_dir, "users.jsonl")],
+        cwd=HERE, env=relay_free_environment(**env), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    first_line = _read_line(proc.stdout, DEADLINE)
+    prefix = "darkerserver listening on http://127.0.0.1:"
+    if not first_line.startswith(prefix):
+        proc.kill()
+        _, stderr = proc.communicate()
+        raise AssertionError(f"darkerserver did not start: {first_line!r} {stderr}")
+    return proc, int(first_line[len(prefix):].split()[0])
+
+
 def _read_line(stream, timeout):
     """The next line of *stream*, or '' after *timeout* seconds."""
     lines = []
@@ -373,9 +395,10 @@ def _read_line(stream, timeout):
 
 
 def _kill(proc):
+    """Stop *proc* if it still runs, and close its pipes."""
     if proc.poll() is None:
         proc.kill()
-        proc.wait()
+    proc.communicate()
 
 
 if __name__ == "__main__":
