@@ -1,4 +1,4 @@
-"""A fake wecom-relay for the tests: records every request and answers as told.
+"""A fake wecom-relay for the tests: records every request, answers as told.
 
 It listens on 127.0.0.1 on a free port. By default it answers like the real
 relay, ``202 {"id": "ntf-<n>", "status": "queued"}``; `FakeRelay.answer`
@@ -18,18 +18,24 @@ Request = collections.namedtuple("Request", "method path headers body")
 
 
 class Reply:
-    """How the fake relay answers one request."""
+    """How the fake relay answers one request.
 
-    def __init__(self, status=202, body=None, headers=None, delay=0.0, close=False):
+    *body* is a dict (sent as JSON), bytes, or None for the relay's usual
+    answer; *delay* (seconds) is cut short by `FakeRelay.release_all`;
+    *close* closes the connection instead of answering.
+    """
+
+    def __init__(self, status=202, body=None, headers=None, delay=0.0,
+                 close=False):
         self.status = status
-        self.body = body  # a dict (sent as JSON), bytes, or None for the default
+        self.body = body
         self.headers = headers or {}
-        self.delay = delay  # seconds, cut short by FakeRelay.release_all()
-        self.close = close  # close the connection instead of answering
+        self.delay = delay
+        self.close = close
 
 
 class FakeRelay:
-    """A ``ThreadingHTTPServer`` playing the relay; use it as a context manager."""
+    """A ``ThreadingHTTPServer`` playing the relay; a context manager."""
 
     def __init__(self, default=None):
         self.default = default or Reply()
@@ -38,9 +44,13 @@ class FakeRelay:
         self._script = collections.deque()
         self._released = threading.Event()
         self._sockets = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(
+            ("127.0.0.1", 0), _handler_for(self)
+        )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
         )
         self._thread.start()
 
@@ -62,9 +72,11 @@ class FakeRelay:
             self._script.extend(replies)
 
     def wait_for_requests(self, count, timeout=5.0):
-        """Wait until at least *count* requests arrived; return them (maybe fewer)."""
+        """Wait until *count* requests arrived; return them (maybe fewer)."""
         with self._changed:
-            self._changed.wait_for(lambda: len(self._requests) >= count, timeout)
+            self._changed.wait_for(
+                lambda: len(self._requests) >= count, timeout
+            )
             return list(self._requests)
 
     def release_all(self):
@@ -98,7 +110,7 @@ class FakeRelay:
             self._requests.append(request)
             reply = self._script.popleft() if self._script else self.default
             self._changed.notify_all()
-        return reply, len(self._requests)
+            return reply, len(self._requests)
 
     def _track(self, sock, is_open):
         with self._changed:
@@ -124,7 +136,8 @@ def _handler_for(relay):
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            reply, number = relay._record(Request("POST", self.path, self.headers, body))
+            request = Request("POST", self.path, self.headers, body)
+            reply, number = relay._record(request)
             if reply.delay:
                 relay._released.wait(reply.delay)
             if reply.close:
@@ -143,7 +156,7 @@ def _handler_for(relay):
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
-            except OSError:  # the client gave up waiting: that is what some tests do
+            except OSError:  # the client gave up waiting, as some tests do
                 self.close_connection = True
 
         def log_message(self, format, *args):  # noqa: A002
@@ -153,21 +166,25 @@ def _handler_for(relay):
 
 
 def relay_free_environment(**extra):
-    """A copy of ``os.environ`` without WECOM_RELAY_* settings, plus *extra*."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WECOM_RELAY_")}
+    """A copy of ``os.environ`` without WECOM_RELAY_* settings, + *extra*."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("WECOM_RELAY_")
+    }
     env.update(extra)
     return env
 
 
 def unused_port():
-    """A loopback port nothing listens on (connections to it are refused)."""
+    """A loopback port nothing listens on (connections are refused)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 def wait_until(predicate, timeout=5.0, interval=0.01):
-    """Poll *predicate* until it is true or *timeout* seconds pass; return its last value."""
+    """Poll *predicate* until true or *timeout* s pass; its last value."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

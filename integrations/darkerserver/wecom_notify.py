@@ -1,26 +1,28 @@
-"""Tell a wecom-relay that darkerserver added a user, without slowing darkerserver down.
+"""Tell wecom-relay that darkerserver added a user, without slowing it down.
 
 Standard library only. One public call does the work::
 
     from wecom_notify import notify_user_added
-    notify_user_added(new_user)          # returns at once, never raises
+    notify_user_added(new_user)    # returns at once, never raises
 
 The notification is posted as ``{"user": new_user}`` to
-``<relay_url>/notify/user-added`` by a small pool of background (daemon) threads
-fed by a bounded queue, so a burst of new users can neither block the caller nor
-start an unbounded number of threads. Every outcome goes to the ``logging``
-logger ``wecom_notify``: the relay's notification id on success, the HTTP status
-and the relay's ``error`` text (or the connection error) on failure.
+``<relay_url>/notify/user-added`` by a small pool of background (daemon)
+threads fed by a bounded queue, so a burst of new users can neither block
+the caller nor start an unbounded number of threads. Every outcome goes to
+the ``logging`` logger ``wecom_notify``: the relay's notification id on
+success, the HTTP status and the relay's ``error`` text (or the connection
+error) on failure.
 
 Configuration, arguments first, then the environment:
 
 * ``relay_url`` / ``WECOM_RELAY_URL``: base URL of the relay, e.g.
-  ``http://127.0.0.1:8080``. When neither is set, nothing is sent and a warning
-  says so once.
-* ``token`` / ``WECOM_RELAY_TOKEN``: bearer token (optional). It is never logged.
-* ``timeout``: seconds allowed for each network operation (connect, send, read).
+  ``http://127.0.0.1:8080``. When neither is set, nothing is sent and a
+  warning says so once.
+* ``token`` / ``WECOM_RELAY_TOKEN``: bearer token (optional), never logged.
+* ``timeout``: seconds allowed for each network operation (connect, send,
+  read) of the background send.
 
-Each request carries ``Idempotency-Key: user-added:<sha256 of the username>``,
+Each request carries ``Idempotency-Key: user-added:<sha256 of username>``,
 so a retry, or darkerserver adding the same user twice, produces one WeCom
 message (the relay remembers keys for 24 hours).
 """
@@ -37,19 +39,19 @@ import threading
 import time
 import urllib.parse
 
-__all__ = ["notify_user_added", "flush"]
+__all__ = ["notify_user_added", "flush", "idempotency_key"]
 
 logger = logging.getLogger("wecom_notify")
 
-#: Seconds allowed for each network operation when the caller gives no timeout.
+#: Seconds for each network operation when the caller gives no timeout.
 DEFAULT_TIMEOUT = 2.0
-#: A 503 is retried once, only if the relay's Retry-After is at most this many seconds.
+#: A 503 is retried once, if its Retry-After is at most this many seconds.
 MAX_RETRY_AFTER = 5.0
 #: Wait before that retry when a 503 carries no usable Retry-After.
 DEFAULT_RETRY_AFTER = 1.0
 #: Background threads that post notifications.
 WORKERS = 4
-#: Notifications waiting for a thread; beyond this, new ones are dropped (and logged).
+#: Notifications that may wait for a thread; more are dropped (and logged).
 MAX_PENDING = 1000
 #: At interpreter exit, wait at most this long for queued notifications.
 EXIT_FLUSH_TIMEOUT = 2.0
@@ -103,7 +105,7 @@ class _Dispatcher:
         return self._queue.maxsize
 
     def submit(self, job):
-        """Queue *job*; return False, without blocking, if the queue is full."""
+        """Queue *job*; False, at once, if the queue is full."""
         with self._lock:
             if not self._started:
                 self._start_locked()
@@ -115,7 +117,7 @@ class _Dispatcher:
         return True
 
     def flush(self, timeout=None):
-        """Wait until nothing is queued or being sent; False if *timeout* ran out."""
+        """Wait until nothing is queued or being sent; False on timeout."""
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
@@ -126,7 +128,7 @@ class _Dispatcher:
             )
             thread.start()
         self._started = True
-        # Daemon threads die with the interpreter; give queued work a short chance first.
+        # Daemon threads die with the interpreter: give queued work a chance.
         atexit.register(self._flush_at_exit)
 
     def _run(self):
@@ -135,7 +137,7 @@ class _Dispatcher:
             job = self._queue.get()
             try:
                 _deliver(job, connections)
-            except Exception:  # a worker must survive anything one job does
+            except Exception:  # a worker must survive anything a job does
                 logger.exception(
                     "user-added notification for %r failed: unexpected error",
                     job.username,
@@ -193,14 +195,15 @@ class _NoUrlWarning:
         self.given = False
 
     def warn_once(self):
+        """Log the warning unless it was logged before."""
         with self._lock:
             if self.given:
                 return
             self.given = True
         logger.warning(
             "WECOM_RELAY_URL is not set: user-added notifications are off "
-            "(set it, e.g. WECOM_RELAY_URL=http://127.0.0.1:8080, to send them "
-            "through wecom-relay)"
+            "(set it, e.g. WECOM_RELAY_URL=http://127.0.0.1:8080, to send "
+            "them through wecom-relay)"
         )
 
 
@@ -208,18 +211,20 @@ _dispatcher = _Dispatcher()
 _no_url_warning = _NoUrlWarning()
 
 
-def notify_user_added(user, *, relay_url=None, token=None, timeout=DEFAULT_TIMEOUT):
+def notify_user_added(
+    user, *, relay_url=None, token=None, timeout=DEFAULT_TIMEOUT
+):
     """Queue a ``user-added`` notification for *user* and return at once.
 
     *user* is the dict darkerserver added (it must have a non-empty string
-    ``username``); it is sent as ``{"user": user}``, serialised now, so later
-    changes to the dict do not matter. *relay_url* and *token* default to
-    ``WECOM_RELAY_URL`` and ``WECOM_RELAY_TOKEN``; *timeout* (seconds) bounds
-    each network operation of the background send.
+    ``username``); it is sent as ``{"user": user}``, serialised now, so
+    later changes to the dict do not matter. *relay_url* and *token*
+    default to ``WECOM_RELAY_URL`` and ``WECOM_RELAY_TOKEN``; *timeout*
+    (seconds) bounds each network operation of the background send.
 
-    Returns True when the notification was queued, False when it was not (no
-    relay URL, bad input or configuration, full queue); the reason is logged.
-    Never raises.
+    Returns True when the notification was queued, False when it was not
+    (no relay URL, bad input or configuration, full queue); the reason is
+    logged. Never raises.
     """
     try:
         job = _prepare(user, relay_url, token, timeout)
@@ -227,8 +232,8 @@ def notify_user_added(user, *, relay_url=None, token=None, timeout=DEFAULT_TIMEO
             return False
         if not _dispatcher.submit(job):
             logger.error(
-                "user-added notification for %r dropped: %d notifications are "
-                "already waiting for the relay at %s (local queue full)",
+                "user-added notification for %r dropped: %d notifications "
+                "are already waiting for the relay at %s (local queue full)",
                 job.username,
                 _dispatcher.max_pending,
                 job.where,
@@ -243,21 +248,21 @@ def notify_user_added(user, *, relay_url=None, token=None, timeout=DEFAULT_TIMEO
 def flush(timeout=None):
     """Wait until every queued notification has been sent or has failed.
 
-    Returns True when nothing is pending any more, False if *timeout* seconds
-    ran out first. Useful in tests and before a deliberate shutdown (at
-    interpreter exit the module already waits up to ``EXIT_FLUSH_TIMEOUT``).
+    Returns True when nothing is pending any more, False if *timeout*
+    seconds ran out first. Useful in tests and before a deliberate shutdown
+    (at interpreter exit the module waits up to ``EXIT_FLUSH_TIMEOUT``).
     """
     return _dispatcher.flush(timeout)
 
 
 def idempotency_key(username):
-    """The ``Idempotency-Key`` sent for *username*: the same user, the same key."""
+    """The ``Idempotency-Key`` sent for *username*: one user, one key."""
     digest = hashlib.sha256(username.encode("utf-8")).hexdigest()
     return IDEMPOTENCY_PREFIX + digest
 
 
 def _prepare(user, relay_url, token, timeout):
-    """Check everything in the caller's thread; return a `_Job` or None (logged)."""
+    """Check everything in the caller's thread: a `_Job`, or None (logged)."""
     if relay_url is None:
         relay_url = os.environ.get("WECOM_RELAY_URL", "")
     relay_url = relay_url.strip()
@@ -271,8 +276,8 @@ def _prepare(user, relay_url, token, timeout):
 
     if not isinstance(user, dict):
         logger.error(
-            "user-added notification not sent: user must be a dict (JSON object), "
-            "got %s",
+            "user-added notification not sent: user must be a dict "
+            "(JSON object), got %s",
             type(user).__name__,
         )
         return None
@@ -284,24 +289,25 @@ def _prepare(user, relay_url, token, timeout):
             username,
         )
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not (
-        0 < timeout < float("inf")
-    ):
+    if not _is_positive_number(timeout):
         logger.error(
-            "user-added notification for %r not sent: timeout must be a positive "
-            "number of seconds, got %r",
+            "user-added notification for %r not sent: timeout must be a "
+            "positive number of seconds, got %r",
             username,
             timeout,
         )
         return None
     try:
         body = json.dumps(
-            {"user": user}, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            {"user": user},
+            ensure_ascii=False,
+            allow_nan=False,
+            separators=(",", ":"),
         ).encode("utf-8")
     except (TypeError, ValueError) as exc:
         logger.error(
-            "user-added notification for %r not sent: user is not JSON-serialisable "
-            "(%s)",
+            "user-added notification for %r not sent: user is not "
+            "JSON-serialisable (%s)",
             username,
             exc,
         )
@@ -317,11 +323,12 @@ def _prepare(user, relay_url, token, timeout):
         token = os.environ.get("WECOM_RELAY_TOKEN", "")
     token = token.strip()
     if token:
-        # http.client would put the bad value, i.e. the token, in its exception text.
+        # http.client would put a bad value, the token, in its exception.
         if not all("\x21" <= char <= "\x7e" for char in token):
             logger.error(
-                "user-added notification for %r not sent: the relay token contains "
-                "spaces, control or non-ASCII characters (check WECOM_RELAY_TOKEN)",
+                "user-added notification for %r not sent: the relay token "
+                "contains spaces, control or non-ASCII characters (check "
+                "WECOM_RELAY_TOKEN)",
                 username,
             )
             return None
@@ -331,8 +338,14 @@ def _prepare(user, relay_url, token, timeout):
     return _Job(username, target, path, headers, body, float(timeout))
 
 
+def _is_positive_number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return 0 < value < float("inf")
+
+
 def _parse_relay_url(relay_url):
-    """Return ``((scheme, host, port), base_path)`` or None after logging why."""
+    """``((scheme, host, port), base_path)``, or None after logging why."""
     problem = None
     try:
         parts = urllib.parse.urlsplit(relay_url)
@@ -343,14 +356,14 @@ def _parse_relay_url(relay_url):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             problem = "expected http://HOST[:PORT][/PATH] or https://..."
         elif parts.username is not None or parts.password is not None:
-            problem = "credentials belong in WECOM_RELAY_TOKEN, not in the URL"
+            problem = "credentials belong in WECOM_RELAY_TOKEN, not the URL"
         elif parts.query or parts.fragment:
             problem = "a query string or fragment is not allowed"
     if problem is not None:
         # The URL may hold a secret by mistake: the message never repeats it.
         logger.error(
-            "user-added notification not sent: the relay URL is invalid (%s); "
-            "check WECOM_RELAY_URL",
+            "user-added notification not sent: the relay URL is invalid "
+            "(%s); check WECOM_RELAY_URL",
             problem,
         )
         return None
@@ -368,13 +381,13 @@ def _deliver(job, connections):
             delay = _retry_delay(retry_after)
             if delay is None:
                 note = (
-                    f" (Retry-After {retry_after!r} is over the {MAX_RETRY_AFTER:g} s "
-                    "this client waits; not retried)"
+                    f" (Retry-After {retry_after!r} is over the "
+                    f"{MAX_RETRY_AFTER:g} s this client waits; not retried)"
                 )
             else:
                 logger.warning(
-                    "relay at %s is busy (HTTP 503) for user-added notification "
-                    "for %r; retrying once in %.1f s",
+                    "relay at %s is busy (HTTP 503) for user-added "
+                    "notification for %r; retrying once in %.1f s",
                     job.where,
                     job.username,
                     delay,
@@ -383,7 +396,8 @@ def _deliver(job, connections):
                 status, retry_after, body = _post(job, connections)
     except (OSError, http.client.HTTPException) as exc:
         logger.error(
-            "user-added notification for %r failed: cannot reach the relay at %s: %s",
+            "user-added notification for %r failed: cannot reach the relay "
+            "at %s: %s",
             job.username,
             job.where,
             _describe(exc, job.timeout),
@@ -397,8 +411,8 @@ def _deliver(job, connections):
         )
     else:
         logger.error(
-            "user-added notification for %r failed: the relay at %s answered "
-            "HTTP %d: %s%s",
+            "user-added notification for %r failed: the relay at %s "
+            "answered HTTP %d: %s%s",
             job.username,
             job.where,
             status,
@@ -449,16 +463,16 @@ def _retry_delay(retry_after):
 
 
 def _json_field(body, name):
-    """``body[name]`` as text when *body* is a JSON object holding it, else None."""
+    """``body[name]`` as text if *body* is a JSON object holding it."""
     try:
         value = json.loads(body.decode("utf-8"))[name]
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return value if isinstance(value, str) else json.dumps(value)
 
 
 def _error_text(body):
-    """The relay's ``error`` message, or a readable excerpt of whatever it sent."""
+    """The relay's ``error`` message, or an excerpt of whatever it sent."""
     text = _json_field(body, "error")
     if text is None:
         text = body.decode("utf-8", "replace").strip() or "(empty body)"
@@ -472,7 +486,10 @@ def _describe(exc, timeout):
     if isinstance(exc, TimeoutError):
         return f"no answer within {timeout:g} s (timed out)"
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (is wecom-relay running and WECOM_RELAY_URL right?)"
+        return (
+            "connection refused (is wecom-relay running and WECOM_RELAY_URL "
+            "right?)"
+        )
     if isinstance(exc, http.client.RemoteDisconnected):
         return "the relay closed the connection without answering"
     detail = str(exc) or "no detail"
