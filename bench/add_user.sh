@@ -55,31 +55,36 @@ free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start NAME CMD...: run CMD in the background, output in $OUT/NAME.log.
+# start NAME CMD...: run CMD in the background, output in $OUT/NAME.log;
+# its pid goes to PIDS (stopped on exit) and LAST_PID.
 start() {
     local name=$1
     shift
     "$@" >"$OUT/$name.log" 2>&1 &
-    PIDS+=("$!")
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
 }
 
-# wait_http NAME URL: until URL answers with any HTTP status (30 s at most).
+# wait_http NAME URL PID: until URL answers with any HTTP status; gives up
+# after 30 s, or as soon as process PID has exited.
 wait_http() {
-    "$PY" - "$2" <<'PY' || die "$1 did not come up at $2; see $OUT/$1.log"
-import sys, time, urllib.error, urllib.request
+    local pid=$3 _
+    for _ in $(seq 300); do
+        "$PY" - "$2" <<'PY' && return 0
+import sys, urllib.error, urllib.request
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-deadline = time.monotonic() + 30
-while True:
-    try:
-        opener.open(sys.argv[1], timeout=1).close()
-        break
-    except urllib.error.HTTPError:
-        break  # it answers
-    except OSError:
-        if time.monotonic() > deadline:
-            sys.exit(1)
-        time.sleep(0.1)
+try:
+    opener.open(sys.argv[1], timeout=1).close()
+except urllib.error.HTTPError:
+    pass  # it answers
+except OSError:
+    sys.exit(1)
 PY
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    tail -n 20 "$OUT/$1.log" >&2 || true
+    die "$1 did not come up at $2; see $OUT/$1.log"
 }
 
 # set_latency URL MS: tell the emulator to answer every API call after MS milliseconds.
@@ -124,7 +129,7 @@ RELAY_TOKEN=bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 
 log "WeCom emulator on $EMU_URL, latency $LATENCY_MS ms"
 start emulator "$BIN" emulator --listen "127.0.0.1:$EMU_PORT"
-wait_http emulator "$EMU_URL/"
+wait_http emulator "$EMU_URL/" "$LAST_PID"
 set_latency "$EMU_URL" "$LATENCY_MS"
 
 log "wecom-relay on $RELAY_URL"
@@ -143,7 +148,7 @@ secret = "$SECRET"
 TOML
 )
 start relay "$BIN" serve --config "$OUT/relay.toml"
-wait_http relay "$RELAY_URL/healthz"
+wait_http relay "$RELAY_URL/healthz" "$LAST_PID"
 
 OFF_PORT=$(free_port)
 ON_PORT=$(free_port)
@@ -151,15 +156,18 @@ SYNC_PORT=$(free_port)
 log "darkerservers: off :$OFF_PORT, via relay :$ON_PORT, sync WeCom :$SYNC_PORT"
 start darker-off env -u WECOM_RELAY_URL -u WECOM_RELAY_TOKEN \
     "$PY" "$DARKER" --port "$OFF_PORT" --data "$OUT/off.jsonl" --quiet
+OFF_PID=$LAST_PID
 start darker-on env WECOM_RELAY_URL="$RELAY_URL" WECOM_RELAY_TOKEN="$RELAY_TOKEN" \
     "$PY" "$DARKER" --port "$ON_PORT" --data "$OUT/on.jsonl" --quiet
+ON_PID=$LAST_PID
 start darker-sync env -u WECOM_RELAY_URL -u WECOM_RELAY_TOKEN WECOM_SECRET="$SECRET" \
     "$PY" "$ROOT/bench/darkerserver_sync.py" --wecom-url "$EMU_URL" \
     --corp-id "$CORP_ID" --agent-id "$AGENT_ID" \
     --port "$SYNC_PORT" --data "$OUT/sync.jsonl" --quiet
-wait_http darker-off "http://127.0.0.1:$OFF_PORT/users"
-wait_http darker-on "http://127.0.0.1:$ON_PORT/users"
-wait_http darker-sync "http://127.0.0.1:$SYNC_PORT/users"
+SYNC_PID=$LAST_PID
+wait_http darker-off "http://127.0.0.1:$OFF_PORT/users" "$OFF_PID"
+wait_http darker-on "http://127.0.0.1:$ON_PORT/users" "$ON_PID"
+wait_http darker-sync "http://127.0.0.1:$SYNC_PORT/users" "$SYNC_PID"
 
 run_load "notifications off" "$OFF_PORT" off
 run_load "on, via wecom-relay" "$ON_PORT" on

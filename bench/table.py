@@ -20,7 +20,7 @@ COLUMNS = [
 
 
 def format_table(results):
-    """The rows of *results* (load.py figures with a ``label``) as aligned text."""
+    """*results* (load.py figures with a ``label``) as an aligned table."""
     rows = [["variant"] + [heading for heading, _, _ in COLUMNS]]
     for result in results:
         rows.append(
@@ -31,7 +31,9 @@ def format_table(results):
     lines = []
     for number, row in enumerate(rows):
         cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+        cells += [
+            cell.rjust(width) for cell, width in zip(row[1:], widths[1:])
+        ]
         lines.append("  ".join(cells))
         if number == 0:
             lines.append("  ".join("-" * width for width in widths))
@@ -39,7 +41,7 @@ def format_table(results):
 
 
 def main(paths):
-    """Print the table of the result files in *paths*; returns the exit status."""
+    """Print the table of the result files in *paths*; the exit status."""
     if not paths:
         print("usage: table.py RESULT.json...", file=sys.stderr)
         return 2
@@ -50,7 +52,8 @@ def main(paths):
     print(format_table(results))
     for result in results:
         if result.get("first_error"):
-            print(f"{result.get('label')}: first error: {result['first_error']}")
+            label = result.get("label")
+            print(f"{label}: first error: {result['first_error']}")
     return 0
 
 
