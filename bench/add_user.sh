@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): POST /add_user latency and throughput of darkerserver
 #   1. with notifications off,
-#   2. with notifications on, through wecom-relay (wecom_notify posts in the background),
-#   3. with the "original plan": a synchronous WeCom message/send inside the handler
-#      (bench/darkerserver_sync.py),
-# all against the WeCom emulator answering after LATENCY_MS, printed as one table.
+#   2. with notifications on, through wecom-relay (wecom_notify posts in the
+#      background),
+#   3. with the "original plan": a synchronous WeCom message/send inside the
+#      handler (bench/darkerserver_sync.py),
+# all against the WeCom emulator answering after LATENCY_MS, as one table.
 #
 # Usage: bench/add_user.sh
 # Environment (all optional):
-#   N=1000 C=16 WARMUP=50   requests measured, concurrent connections, unmeasured warm-up
-#   LATENCY_MS=200          latency of every emulated WeCom API call
-#   BIN=target/release/wecom-relay  SKIP_BUILD=1 (do not run cargo build --release)
-#   EMU_CORP_ID EMU_SECRET EMU_AGENT_ID   the emulator's demo app (see emulator_credentials)
-# Logs, the generated relay config and the results go to bench/out/add_user-<time>/.
+#   N=1000 C=16 WARMUP=50  requests measured, concurrent connections, and
+#                          requests sent first, unmeasured
+#   LATENCY_MS=200         latency of every emulated WeCom API call
+#   BIN=target/release/wecom-relay
+#   SKIP_BUILD=1           do not run cargo build --release
+#   EMU_CORP_ID EMU_SECRET EMU_AGENT_ID  the emulator's demo app
+#                          (see emulator_credentials)
+#   PYTHON=python3
+# Logs, the generated relay config and the results go to
+# bench/out/add_user-<time>/.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,19 +46,23 @@ die() {
     exit 1
 }
 
-# The WeCom emulator's demo app. The orchestration that starts the emulator fills
+# The WeCom emulator's demo app, used by the relay config and by the
+# synchronous variant. The orchestration that starts the emulator fills
 # EMU_CORP_ID, EMU_SECRET and EMU_AGENT_ID with the credentials the emulator
 # accepts; the values after :- are used when they are not set.
 emulator_credentials() {
     CORP_ID=${EMU_CORP_ID:-wwbench0000000001}
     SECRET=${EMU_SECRET:-bench-secret-0123456789abcdef0123456789abcdef}
     AGENT_ID=${EMU_AGENT_ID:-1000002}
-    [[ $CORP_ID =~ ^[A-Za-z0-9_-]+$ && $SECRET =~ ^[A-Za-z0-9_-]+$ && $AGENT_ID =~ ^[0-9]+$ ]] ||
-        die "EMU_CORP_ID/EMU_SECRET must be letters, digits, '-' or '_', EMU_AGENT_ID a number"
+    local word='^[A-Za-z0-9_-]+$'
+    [[ $CORP_ID =~ $word && $SECRET =~ $word && $AGENT_ID =~ ^[0-9]+$ ]] ||
+        die "EMU_CORP_ID and EMU_SECRET must be letters, digits, '-' or '_';" \
+            "EMU_AGENT_ID a number"
 }
 
 free_port() {
-    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # start NAME CMD...: run CMD in the background, output in $OUT/NAME.log;
@@ -87,38 +97,42 @@ PY
     die "$1 did not come up at $2; see $OUT/$1.log"
 }
 
-# set_latency URL MS: tell the emulator to answer every API call after MS milliseconds.
+# set_latency URL MS: make the emulator answer every API call after MS ms.
 set_latency() {
-    "$PY" - "$1" "$2" <<'PY' || die "could not set the emulator latency; see $OUT/emulator.log"
+    "$PY" - "$1" "$2" <<'PY' ||
 import json, sys, urllib.request
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-body = json.dumps({"ms": int(sys.argv[2])}).encode()
 request = urllib.request.Request(
-    sys.argv[1] + "/_emulator/latency", data=body, headers={"Content-Type": "application/json"}
+    sys.argv[1] + "/_emulator/latency",
+    data=json.dumps({"ms": int(sys.argv[2])}).encode(),
+    headers={"Content-Type": "application/json"},
 )
 opener.open(request, timeout=5).close()
 PY
+        die "could not set the emulator latency; see $OUT/emulator.log"
 }
 
-# run_load LABEL PORT NAME: measure one darkerserver; figures in $OUT/NAME.json.
+# run_load LABEL PORT NAME: measure one darkerserver; figures in NAME.json.
 run_load() {
     log "load: $1"
     "$PY" "$ROOT/bench/load.py" --url "http://127.0.0.1:$2/add_user" \
-        -n "$N" -c "$C" --warmup "$WARMUP" --label "$1" --json-out "$OUT/$3.json" ||
+        -n "$N" -c "$C" --warmup "$WARMUP" --label "$1" \
+        --json-out "$OUT/$3.json" ||
         log "$1: some requests failed (see the table)"
 }
 
-# handed_off LOG: how many notifications the "on" darkerserver has finished with.
-handed_off() {
-    grep -cE 'accepted by the relay|notification for .* (failed|dropped):' "$1" || true
-}
+# count REGEX FILE: how many lines of FILE match REGEX.
+count() { grep -cE "$1" "$2" || true; }
+ACCEPTED='accepted by the relay'
+FAILED='notification for .* failed:'
+DROPPED='notification for .* dropped:'
 
 mkdir -p "$OUT"
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     log "cargo build --release"
     (cd "$ROOT" && cargo build --release)
 fi
-[[ -x $BIN ]] || die "$BIN not found: build it (cargo build --release) or set BIN"
+[[ -x $BIN ]] || die "$BIN not found: cargo build --release, or set BIN"
 emulator_credentials
 
 EMU_PORT=$(free_port)
@@ -153,14 +167,16 @@ wait_http relay "$RELAY_URL/healthz" "$LAST_PID"
 OFF_PORT=$(free_port)
 ON_PORT=$(free_port)
 SYNC_PORT=$(free_port)
-log "darkerservers: off :$OFF_PORT, via relay :$ON_PORT, sync WeCom :$SYNC_PORT"
+log "darkerservers: off :$OFF_PORT, relay :$ON_PORT, sync :$SYNC_PORT"
 start darker-off env -u WECOM_RELAY_URL -u WECOM_RELAY_TOKEN \
     "$PY" "$DARKER" --port "$OFF_PORT" --data "$OUT/off.jsonl" --quiet
 OFF_PID=$LAST_PID
-start darker-on env WECOM_RELAY_URL="$RELAY_URL" WECOM_RELAY_TOKEN="$RELAY_TOKEN" \
+start darker-on \
+    env WECOM_RELAY_URL="$RELAY_URL" WECOM_RELAY_TOKEN="$RELAY_TOKEN" \
     "$PY" "$DARKER" --port "$ON_PORT" --data "$OUT/on.jsonl" --quiet
 ON_PID=$LAST_PID
-start darker-sync env -u WECOM_RELAY_URL -u WECOM_RELAY_TOKEN WECOM_SECRET="$SECRET" \
+start darker-sync \
+    env -u WECOM_RELAY_URL -u WECOM_RELAY_TOKEN WECOM_SECRET="$SECRET" \
     "$PY" "$ROOT/bench/darkerserver_sync.py" --wecom-url "$EMU_URL" \
     --corp-id "$CORP_ID" --agent-id "$AGENT_ID" \
     --port "$SYNC_PORT" --data "$OUT/sync.jsonl" --quiet
@@ -174,21 +190,26 @@ run_load "on, via wecom-relay" "$ON_PORT" on
 # Let the "on" server finish handing its notifications to the relay, so that
 # traffic does not overlap the next run (60 s at most).
 for _ in $(seq 600); do
-    (($(handed_off "$OUT/darker-on.log") >= N + WARMUP)) && break
+    done_count=$(count "$ACCEPTED|$FAILED|$DROPPED" "$OUT/darker-on.log")
+    ((done_count >= N + WARMUP)) && break
     sleep 0.1
 done
 run_load "original plan (sync WeCom)" "$SYNC_PORT" sync
 
 {
     echo
-    echo "POST /add_user: $N requests over $C keep-alive connections (+$WARMUP warm-up);"
-    echo "WeCom emulator latency $LATENCY_MS ms"
+    echo "POST /add_user: $N requests over $C keep-alive connections" \
+        "(+$WARMUP warm-up); WeCom emulator latency $LATENCY_MS ms;"
+    echo "all processes on this machine: $(nproc 2>/dev/null || echo '?') CPUs"
     echo
-    "$PY" "$ROOT/bench/table.py" "$OUT/off.json" "$OUT/on.json" "$OUT/sync.json"
+    "$PY" "$ROOT/bench/table.py" "$OUT"/{off,on,sync}.json
     echo
-    echo "relay hand-off (darkerserver log): accepted $(grep -c 'accepted by the relay' "$OUT/darker-on.log" || true)," \
-        "failed $(grep -cE 'notification for .* failed:' "$OUT/darker-on.log" || true)," \
-        "dropped $(grep -cE 'notification for .* dropped:' "$OUT/darker-on.log" || true)"
-    echo "sync WeCom sends that failed: $(grep -c 'message/send failed' "$OUT/darker-sync.log" || true)"
+    on_log=$OUT/darker-on.log
+    echo "notifications handed to the relay (darkerserver log):" \
+        "accepted $(count "$ACCEPTED" "$on_log")," \
+        "failed $(count "$FAILED" "$on_log")," \
+        "dropped $(count "$DROPPED" "$on_log")"
+    echo "synchronous WeCom sends that failed:" \
+        "$(count 'message/send failed' "$OUT/darker-sync.log")"
 } | tee "$OUT/results.txt"
 log "logs and results in $OUT"
