@@ -29,11 +29,11 @@ DEADLINE = 10.0
 TOKEN = "tok-darker-5a5a"
 
 
-def post(port, path, body):
-    """POST *body* (bytes) to 127.0.0.1:*port*; return (status, raw body)."""
+def http_request(port, method, path, body=None):
+    """One request to 127.0.0.1:*port*; (status, raw body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=DEADLINE)
     try:
-        conn.request("POST", path, body=body)
+        conn.request(method, path, body=body)
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -60,17 +60,7 @@ class RunningServer:
         """(status, raw body); *body* may be bytes or a JSON-able object."""
         if body is not None and not isinstance(body, bytes):
             body = json.dumps(body).encode("utf-8")
-        if method == "POST":
-            return post(self.port, path, body)
-        conn = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=DEADLINE
-        )
-        try:
-            conn.request(method, path, body=body)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body)
 
     def close(self):
         """Stop serving and delete the data file."""
@@ -396,7 +386,8 @@ class CommandLineTest(unittest.TestCase):
                 tmp, WECOM_RELAY_URL=relay.url, WECOM_RELAY_TOKEN=TOKEN
             )
             body = b'{"user":{"username":"alice"}}'
-            self.assertEqual(post(port, "/add_user", body)[0], 200)
+            status, _ = http_request(port, "POST", "/add_user", body)
+            self.assertEqual(status, 200)
             self.assertTrue(wait_until(lambda: relay.requests, DEADLINE))
 
             proc.send_signal(signal.SIGTERM)
@@ -414,7 +405,8 @@ class CommandLineTest(unittest.TestCase):
                 tmp, WECOM_RELAY_URL=relay.url
             )
             body = b'{"user":{"username":"late"}}'
-            self.assertEqual(post(port, "/add_user", body)[0], 200)
+            status, _ = http_request(port, "POST", "/add_user", body)
+            self.assertEqual(status, 200)
             relay.wait_for_requests(1)  # being sent, answer due in 0.5 s
             proc.send_signal(signal.SIGTERM)
             _, stderr = proc.communicate(timeout=DEADLINE)
