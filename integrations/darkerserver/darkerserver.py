@@ -49,6 +49,10 @@ FIELD_MAX_CHARS = 256
 OPTIONAL_FIELDS = ("display_name", "email", "phone", "department", "title")
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+# Optional fields may hold tabs and line breaks (a multi-line title or
+# department arrives as it was typed); other control characters never mean
+# anything in a user record.
+_FIELD_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-]*")
 
@@ -90,8 +94,11 @@ def validate_user(user):
             return (
                 f"'user.{field}' is longer than {FIELD_MAX_CHARS} characters"
             )
-        if _CONTROL_CHARS.search(value):
-            return f"'user.{field}' must not contain control characters"
+        if _FIELD_CONTROL_CHARS.search(value):
+            return (
+                f"'user.{field}' must not contain control characters "
+                "other than tabs and line breaks"
+            )
     if user.get("email") and not _EMAIL.fullmatch(user["email"]):
         return "'user.email' must look like name@example.com"
     if user.get("phone") and not _PHONE.fullmatch(user["phone"]):

@@ -128,6 +128,19 @@ class AddUserTest(ServerTestCase):
         self.assertEqual(listed["username"], "alice")
         self.assertIn("created_at", listed)
 
+    def test_line_breaks_quotes_chinese_and_emoji_are_kept(self):
+        user = {
+            "username": "王小明\"🚀'",
+            "display_name": 'Bob "the builder" O\'Neil',
+            "department": "研发部\t🌟",
+            "title": "Lead\nEngineer\r\n(第二行)",
+        }
+        status, reply = self.add_user(user)
+        self.assertEqual(status, 200)
+        self.assertEqual(reply["output"]["user"], user)
+        [stored] = darkerserver.UserStore(self.data_path).list()
+        self.assertEqual(stored["title"], user["title"])
+
     def test_users_persist_across_restarts(self):
         self.add_user({"username": "alice"})
         self.add_user({"username": "bob", "department": "R&D"})
@@ -190,6 +203,8 @@ class AddUserTest(ServerTestCase):
             (user(email="nope"), "'user.email' must look like"),
             (user(phone="call me"), "'user.phone' may hold"),
             (user(role="admin"), "unknown field(s) in 'user': role"),
+            (user(title="a\x00b"), "'user.title' must not contain control"),
+            ({"user": {"username": "a\nb"}}, "control characters"),
         ]
         for body, expected in cases:
             with self.subTest(body=body):
