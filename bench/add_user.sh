@@ -7,17 +7,21 @@
 #      handler (bench/darkerserver_sync.py),
 # all against the WeCom emulator answering after LATENCY_MS, as one table.
 #
+# It builds the release binary (cargo build --release), starts
+# `wecom-relay emulator` with a generated corp (fixed credentials, members
+# zhangsan and lisi), `wecom-relay serve` with a generated config (memory
+# queue, user-added to zhangsan, a bearer token), and three darkerservers;
+# everything it started is stopped on exit.
+#
 # Usage: bench/add_user.sh
 # Environment (all optional):
 #   N=1000 C=16 WARMUP=50  requests measured, concurrent connections, and
 #                          requests sent first, unmeasured
 #   LATENCY_MS=200         latency of every emulated WeCom API call
-#   BIN=target/release/wecom-relay
+#   BIN=target/release/wecom-relay  (under $CARGO_TARGET_DIR when that is set)
 #   SKIP_BUILD=1           do not run cargo build --release
-#   EMU_CORP_ID EMU_SECRET EMU_AGENT_ID  the emulator's demo app
-#                          (see emulator_credentials)
 #   PYTHON=python3
-# Logs, the generated relay config and the results go to
+# Logs, the generated setup and config, and the results go to
 # bench/out/add_user-<time>/.
 set -euo pipefail
 
@@ -27,7 +31,7 @@ N=${N:-1000}
 C=${C:-16}
 WARMUP=${WARMUP:-50}
 LATENCY_MS=${LATENCY_MS:-200}
-BIN=${BIN:-$ROOT/target/release/wecom-relay}
+BIN=${BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/wecom-relay}
 DARKER=$ROOT/integrations/darkerserver/darkerserver.py
 OUT=$ROOT/bench/out/add_user-$(date +%Y%m%d-%H%M%S)
 
@@ -46,19 +50,15 @@ die() {
     exit 1
 }
 
-# The WeCom emulator's demo app, used by the relay config and by the
-# synchronous variant. The orchestration that starts the emulator fills
-# EMU_CORP_ID, EMU_SECRET and EMU_AGENT_ID with the credentials the emulator
-# accepts; the values after :- are used when they are not set.
-emulator_credentials() {
-    CORP_ID=${EMU_CORP_ID:-wwbench0000000001}
-    SECRET=${EMU_SECRET:-bench-secret-0123456789abcdef0123456789abcdef}
-    AGENT_ID=${EMU_AGENT_ID:-1000002}
-    local word='^[A-Za-z0-9_-]+$'
-    [[ $CORP_ID =~ $word && $SECRET =~ $word && $AGENT_ID =~ ^[0-9]+$ ]] ||
-        die "EMU_CORP_ID and EMU_SECRET must be letters, digits, '-' or '_';" \
-            "EMU_AGENT_ID a number"
-}
+# The emulated corp. The credentials are fixed: the emulator is given them
+# (--setup), the relay and the synchronous variant use them. Each variant
+# notifies its own member, so that one's 30-a-minute quota (WeCom's, which
+# the emulator enforces) does not touch the other's.
+CORP_ID=wwbench0000000001
+SECRET=bench-secret-0123456789abcdef0123456789abcdef
+AGENT_ID=1000002
+RELAY_MEMBER=zhangsan
+SYNC_MEMBER=lisi
 
 free_port() {
     "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
@@ -121,6 +121,42 @@ run_load() {
         log "$1: some requests failed (see the table)"
 }
 
+# relay_get PATH: GET the relay's admin API (JSON on stdout).
+relay_get() {
+    "$PY" - "$RELAY_URL$1" "$RELAY_TOKEN" <<'PY'
+import sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+request = urllib.request.Request(
+    sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]}
+)
+with opener.open(request, timeout=5) as response:
+    sys.stdout.write(response.read().decode())
+PY
+}
+
+# pending: how many notifications the relay still has queued or sending.
+pending() {
+    local status total=0 n
+    for status in queued sending; do
+        n=$(relay_get "/notifications?status=$status&limit=1000" |
+            "$PY" -c 'import json, sys
+print(len(json.load(sys.stdin)["notifications"]))') || return 1
+        total=$((total + n))
+    done
+    echo "$total"
+}
+
+# emulator_count messages|dropped MEMBER: messages the emulator delivered to
+# MEMBER so far, or dropped (over WeCom's per-member limit) or suppressed.
+emulator_count() {
+    "$PY" - "$EMU_URL/_emulator/$1?user=$2" <<'PY'
+import json, sys, urllib.request
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+with opener.open(sys.argv[1], timeout=5) as response:
+    print(len(json.load(response)))
+PY
+}
+
 # count REGEX FILE: how many lines of FILE match REGEX.
 count() { grep -cE "$1" "$2" || true; }
 ACCEPTED='accepted by the relay'
@@ -133,7 +169,6 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     (cd "$ROOT" && cargo build --release)
 fi
 [[ -x $BIN ]] || die "$BIN not found: cargo build --release, or set BIN"
-emulator_credentials
 
 EMU_PORT=$(free_port)
 RELAY_PORT=$(free_port)
@@ -141,15 +176,43 @@ EMU_URL=http://127.0.0.1:$EMU_PORT
 RELAY_URL=http://127.0.0.1:$RELAY_PORT
 RELAY_TOKEN=bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 
+cat >"$OUT/emulator.toml" <<TOML
+# The emulated corp (wecom-relay emulator --setup): one app that sees
+# both members.
+corp_id = "$CORP_ID"
+
+[[apps]]
+agent_id = $AGENT_ID
+secret = "$SECRET"
+name = "bench"
+allow_users = ["$RELAY_MEMBER", "$SYNC_MEMBER"]
+
+[[members]]
+userid = "$RELAY_MEMBER"
+name = "张三"
+department = [1]
+
+[[members]]
+userid = "$SYNC_MEMBER"
+name = "李四"
+department = [1]
+
+[[parties]]
+id = 1
+name = "总部"
+TOML
+
 log "WeCom emulator on $EMU_URL, latency $LATENCY_MS ms"
-start emulator "$BIN" emulator --listen "127.0.0.1:$EMU_PORT"
+start emulator "$BIN" emulator --listen "127.0.0.1:$EMU_PORT" \
+    --setup "$OUT/emulator.toml"
 wait_http emulator "$EMU_URL/" "$LAST_PID"
 set_latency "$EMU_URL" "$LATENCY_MS"
 
 log "wecom-relay on $RELAY_URL"
 (
-    umask 077 # the config holds the app secret and the bearer token
+    umask 077 # the config holds the bearer token
     cat >"$OUT/relay.toml" <<TOML
+# wecom-relay serve --config: the secret comes from WECOM_RELAY_WECOM__SECRET.
 [server]
 listen = "127.0.0.1:$RELAY_PORT"
 auth_tokens = ["$RELAY_TOKEN"]
@@ -158,10 +221,21 @@ auth_tokens = ["$RELAY_TOKEN"]
 api_base = "$EMU_URL"
 corp_id = "$CORP_ID"
 agent_id = $AGENT_ID
-secret = "$SECRET"
+
+[templates]
+dir = "$ROOT/templates"
+
+[queue]
+backend = "memory"
+
+[events.user-added]
+template = "user-added.txt"
+msgtype = "text"
+to_user = ["$RELAY_MEMBER"]
 TOML
 )
-start relay "$BIN" serve --config "$OUT/relay.toml"
+start relay env WECOM_RELAY_WECOM__SECRET="$SECRET" \
+    "$BIN" serve --config "$OUT/relay.toml"
 wait_http relay "$RELAY_URL/healthz" "$LAST_PID"
 
 OFF_PORT=$(free_port)
@@ -178,7 +252,7 @@ ON_PID=$LAST_PID
 start darker-sync \
     env -u WECOM_RELAY_URL -u WECOM_RELAY_TOKEN WECOM_SECRET="$SECRET" \
     "$PY" "$ROOT/bench/darkerserver_sync.py" --wecom-url "$EMU_URL" \
-    --corp-id "$CORP_ID" --agent-id "$AGENT_ID" \
+    --corp-id "$CORP_ID" --agent-id "$AGENT_ID" --to-user "$SYNC_MEMBER" \
     --port "$SYNC_PORT" --data "$OUT/sync.jsonl" --quiet
 SYNC_PID=$LAST_PID
 wait_http darker-off "http://127.0.0.1:$OFF_PORT/users" "$OFF_PID"
@@ -194,6 +268,15 @@ for _ in $(seq 600); do
     ((done_count >= N + WARMUP)) && break
     sleep 0.1
 done
+# ...and the relay finish deciding what to send now and what to hold back
+# (60 s at most), for the figures under the table.
+for _ in $(seq 600); do
+    left=$(pending) || die "cannot read the relay's queue; see $OUT/relay.log"
+    ((left == 0)) && break
+    sleep 0.1
+done
+relay_inbox=$(emulator_count messages "$RELAY_MEMBER")
+held=$(count 'holding back for a digest' "$OUT/relay.log")
 run_load "original plan (sync WeCom)" "$SYNC_PORT" sync
 
 {
@@ -209,6 +292,14 @@ run_load "original plan (sync WeCom)" "$SYNC_PORT" sync
         "accepted $(count "$ACCEPTED" "$on_log")," \
         "failed $(count "$FAILED" "$on_log")," \
         "dropped $(count "$DROPPED" "$on_log")"
+    echo "relay: $RELAY_MEMBER has received $relay_inbox message(s) so far;" \
+        "$held notification(s) are held back for digests"
+    echo "  (expected: the relay accepts every notification at once, but sends"
+    echo "  one member at most 30 a minute, WeCom's own limit, and merges the"
+    echo "  rest into digest messages sent as the window allows; none is lost)"
+    echo "emulator, at the end: $RELAY_MEMBER received" \
+        "$(emulator_count messages "$RELAY_MEMBER") message(s), WeCom's limit" \
+        "dropped $(emulator_count dropped "$RELAY_MEMBER") (should be 0)"
     echo "synchronous WeCom sends that failed:" \
         "$(count 'message/send failed' "$OUT/darker-sync.log")"
 } | tee "$OUT/results.txt"
