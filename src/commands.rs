@@ -11,7 +11,10 @@ use crate::config::{QueueBackend, Settings};
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::render::{Destination, Renderer};
 use crate::startup::{Application, BoxError};
-use crate::wecom::Body;
+use std::sync::Arc;
+
+use crate::metrics::Metrics;
+use crate::wecom::{Body, Message, Recipients, SendOptions, WeComClient};
 
 fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, BoxError> {
     TcpListener::bind(addr).map_err(|e| {
@@ -120,4 +123,22 @@ pub fn render(settings: &Settings, event: &str, data: &str) -> Result<String, Bo
         });
     }
     Ok(out.join("\n\n"))
+}
+
+/// `wecom-relay send`: one message now, straight to WeCom (not through the queue).
+pub async fn send(settings: &Settings, to: &[String], markdown: bool, text: &str) -> Result<(), BoxError> {
+    let secret = settings.require_wecom()?;
+    let client = WeComClient::new(&settings.wecom, secret, Arc::new(Metrics::default()))?;
+    let body = if markdown { Body::markdown(text) } else { Body::text(text) };
+    let recipients = Recipients::new(to, &[], &[])?;
+    match client.send(&Message { body, recipients }, SendOptions::default()).await {
+        Ok(receipt) => {
+            println!("sent: msgid {}", receipt.msgid);
+            if receipt.has_invalid() {
+                println!("WeCom could not reach: {:?}", receipt.invalid_users);
+            }
+            Ok(())
+        }
+        Err(e) => Err(format!("{e}\nfix: {}", e.hint()).into()),
+    }
 }

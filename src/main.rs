@@ -44,6 +44,16 @@ enum Command {
     /// Validate config and templates, fetch a token, read the app, and report which configured
     /// recipients it can reach; exit 1 with the fix otherwise.
     Check,
+    /// Send one message now, straight to WeCom.
+    Send {
+        /// Member ids, comma-separated (or "@all").
+        #[arg(long, value_delimiter = ',', required = true)]
+        to: Vec<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        msgtype: SendType,
+        /// The message.
+        text: String,
+    },
     /// Print the message an event would produce, without sending it.
     Render {
         /// Event name, e.g. user-added.
@@ -52,6 +62,12 @@ enum Command {
         #[arg(long)]
         data: String,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SendType {
+    Text,
+    Markdown,
 }
 
 #[tokio::main]
@@ -87,6 +103,9 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::Emulator { listen, setup } => {
             telemetry::init(LogFormat::Text);
             commands::emulator(listen, setup.as_deref()).await
+        }
+        Command::Send { to, msgtype, text } => {
+            commands::send(&settings()?, &to, matches!(msgtype, SendType::Markdown), &text).await
         }
         Command::Render { event, data } => {
             println!("{}", commands::render(&settings()?, &event, &data)?);

@@ -143,12 +143,11 @@ impl Renderer {
         }
         let plugin_users = settings.wecom.plugin_users.iter().map(|u| u.to_lowercase()).collect();
         let renderer = Renderer { env, utc_offset, events, plugin_users };
-        // A trial render, with just the required fields, finds unknown filters, bad expressions
-        // and templates that cannot make a valid message now rather than at the first request.
-        for (name, spec) in &renderer.events {
-            let sample = sample_context(&spec.required);
+        // A trial render finds unknown filters, bad expressions and templates that cannot make a
+        // valid message now rather than at the first request.
+        for name in renderer.events.keys() {
             let rendered = renderer
-                .render(name, &sample, Overrides::default())
+                .render_with(name, Value::from_object(Sample("sample")), Overrides::default())
                 .map_err(|e| format!("events.{name}: {e}"))?;
             for r in &rendered {
                 if let Destination::Robot { name: robot, .. } = &r.destination {
@@ -181,11 +180,20 @@ impl Renderer {
         context: &serde_json::Value,
         overrides: Overrides,
     ) -> Result<Vec<Rendered>, RenderError> {
+        self.render_with(event, Value::from_serialize(context), overrides)
+    }
+
+    fn render_with(
+        &self,
+        event: &str,
+        context: Value,
+        overrides: Overrides,
+    ) -> Result<Vec<Rendered>, RenderError> {
         let spec = self.events.get(event).ok_or_else(|| RenderError::Template {
             template: event.into(),
             detail: "unknown event".into(),
         })?;
-        let render = |name: &str| self.render_text(name, context);
+        let render = |name: &str| self.render_text(name, &context);
         let mut out = Vec::new();
         let mut first_line = None;
         for target in &spec.targets {
@@ -244,13 +252,12 @@ impl Renderer {
         out
     }
 
-    fn render_text(&self, template: &str, context: &serde_json::Value) -> Result<String, minijinja::Error> {
+    fn render_text(&self, template: &str, context: &Value) -> Result<String, minijinja::Error> {
         let now = time::OffsetDateTime::now_utc()
             .to_offset(self.utc_offset)
             .format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"))
             .unwrap_or_default();
-        let ctx = Value::from_serialize(context);
-        let ctx = minijinja::context! { now => now, ..ctx };
+        let ctx = minijinja::context! { now => now, ..context.clone() };
         self.env.get_template(template)?.render(ctx)
     }
 }
@@ -283,21 +290,25 @@ fn destination(
     Recipients::new(users, parties, tags).map(Destination::App).map_err(|e| e.to_string())
 }
 
-/// The smallest body an event accepts: each required dotted path set to a sample string (a URL
-/// where the path names one).
-fn sample_context(required: &[String]) -> serde_json::Value {
-    let mut root = serde_json::json!({});
-    for path in required {
-        let mut node = &mut root;
-        let parts: Vec<&str> = path.split('.').collect();
-        for (i, part) in parts.iter().enumerate() {
-            let leaf = i + 1 == parts.len();
-            let sample = if part.contains("url") { "https://example.com/sample" } else { "sample" };
-            let default = if leaf { serde_json::json!(sample) } else { serde_json::json!({}) };
-            node = node.as_object_mut().expect("objects only").entry(*part).or_insert(default);
-        }
+/// The stand-in context of the start-up trial render: any field of any depth exists, is truthy,
+/// and reads as `sample` (or a URL, where its name says it is one), so that every template is
+/// rendered through and what it makes is checked.
+#[derive(Debug)]
+struct Sample(&'static str);
+
+impl minijinja::value::Object for Sample {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let url = key.as_str().is_some_and(|k| k.contains("url"));
+        Some(Value::from_object(Sample(if url { "https://example.com/sample" } else { "sample" })))
     }
-    root
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
 }
 
 fn describe(name: &str, e: &minijinja::Error) -> String {
@@ -321,6 +332,9 @@ fn format_value(
     let text = value.to_string();
     let escaped = match escape {
         Escape::Markdown => escape_markdown(&text),
+        Escape::Html => {
+            text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+        }
         _ => {
             let quoted = serde_json::to_string(&text).expect("a string serializes");
             quoted[1..quoted.len() - 1].to_owned()

@@ -28,6 +28,8 @@ use crate::wecom::{Article, Body, MsgType};
 pub enum Escape {
     None,
     Markdown,
+    /// textcard descriptions take a little HTML (`<div class="gray">`): values must not add any.
+    Html,
     Json,
 }
 
@@ -97,6 +99,7 @@ impl Template {
         let escape = match msgtype {
             MsgType::Markdown => Escape::Markdown,
             MsgType::TemplateCard => Escape::Json,
+            MsgType::Textcard => Escape::Html,
             _ if name.ends_with(".md") => Escape::Markdown,
             _ => Escape::None,
         };

@@ -321,11 +321,43 @@ impl Body {
     }
 }
 
+/// The characters markdown escapes with a backslash.
+const ESCAPABLE: &str = "\\`*_{}[]()#+-.!<>|~";
+
+/// Turns each escaped character (`\*`, `\<`) into a private-use stand-in, so that stripping
+/// the syntax leaves it alone; `restore` turns the stand-ins back.
+fn protect(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.peek().and_then(|next| ESCAPABLE.chars().position(|e| e == *next)) {
+            Some(i) if c == '\\' => {
+                out.push(char::from_u32(0xE000 + i as u32).expect("private-use range"));
+                chars.next();
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn restore(text: &str) -> String {
+    text.chars()
+        .map(|c| match (c as u32).checked_sub(0xE000).and_then(|i| ESCAPABLE.chars().nth(i as usize)) {
+            Some(original) => original,
+            None => c,
+        })
+        .collect()
+}
+
 /// Markdown as plain text: WeCom's subset (`**bold**`, `> quote`, `[text](url)`, `<font>`,
 /// headings, back-ticks) without its syntax.
 pub fn strip_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
+        // Escaped characters (`\*`, `\<`) are literal: they survive, their backslash does not.
+        let protected = protect(line);
+        let line = protected.as_str();
         let line = line.trim_start_matches(['#', '>', ' ']).trim_end();
         let mut rest = line;
         let mut plain = String::new();
@@ -364,7 +396,7 @@ pub fn strip_markdown(text: &str) -> String {
         out.push_str(&plain);
         out.push('\n');
     }
-    out.trim_end().to_owned()
+    restore(out.trim_end())
 }
 
 #[cfg(test)]
@@ -421,6 +453,7 @@ mod tests {
         let md =
             "## 新用户\n> **alice** 加入了 <font color=\"info\">研发部</font>\n[查看](https://x.cn/u/alice)";
         assert_eq!(strip_markdown(md), "新用户\nalice 加入了 研发部\n查看 (https://x.cn/u/alice)");
+        assert_eq!(strip_markdown("姓名：Alice \\<Liu\\> a\\*b\\*"), "姓名：Alice <Liu> a*b*");
         assert_eq!(Body::markdown(md).plugin_fallback().unwrap().msgtype(), MsgType::Text);
         assert_eq!(Body::text("x").plugin_fallback(), None);
     }

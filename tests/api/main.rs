@@ -8,6 +8,7 @@ mod helpers;
 mod operations;
 mod retries;
 mod startup;
+mod targets;
 mod tokens;
 mod user_added;
 mod validation;
