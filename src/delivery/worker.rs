@@ -240,7 +240,9 @@ async fn process_app(inner: &Inner, job: Job, message: Message) {
 }
 
 /// A group robot: at most `ROBOT_PER_MINUTE` a minute (DOC 91770); over that the message waits
-/// (robots have no per-member digest: the group sees every message).
+/// (robots have no per-member digest: the group sees every message). `webhook/send` has no
+/// duplicate check, so a resend after a timeout may show twice in the group: the safe side,
+/// since the alternative is losing it.
 async fn process_robot(inner: &Inner, job: Job, name: String, body: Body, mentioned: Vec<String>) {
     let Some(key) = inner.robots.get(&name) else {
         let failure = Failure {
