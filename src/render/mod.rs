@@ -230,24 +230,36 @@ impl Renderer {
         Ok(out)
     }
 
-    /// App messages that the WeChat plugin cannot show go to its users as text instead.
+    /// App messages that the WeChat plugin cannot show go to its users as text instead; lists
+    /// longer than WeCom takes in one message are split.
     fn split_for_plugin(&self, destination: Destination, body: Body) -> Vec<Rendered> {
-        let rendered =
-            |destination, body| Rendered { destination, body, summary: String::new(), label: String::new() };
+        let rendered = |destination: Destination, body: Body| -> Vec<Rendered> {
+            let parts = match &destination {
+                Destination::App(r) => r.split().into_iter().map(Destination::App).collect(),
+                robot => vec![robot.clone()],
+            };
+            let message = |destination| Rendered {
+                destination,
+                body: body.clone(),
+                summary: String::new(),
+                label: String::new(),
+            };
+            parts.into_iter().map(message).collect()
+        };
         let (Destination::App(recipients), Some(fallback)) = (&destination, body.plugin_fallback()) else {
-            return vec![rendered(destination, body)];
+            return rendered(destination, body);
         };
         let (plugin, others): (Vec<String>, Vec<String>) =
             recipients.users().iter().cloned().partition(|u| self.plugin_users.contains(&u.to_lowercase()));
         if plugin.is_empty() {
-            return vec![rendered(destination, body)];
+            return rendered(destination, body);
         }
         let mut out = Vec::new();
         if let Ok(rest) = Recipients::new(&others, recipients.parties(), recipients.tags()) {
-            out.push(rendered(Destination::App(rest), body));
+            out.extend(rendered(Destination::App(rest), body));
         }
         if let Ok(to_plugin) = Recipients::new(&plugin, &[], &[]) {
-            out.push(rendered(Destination::App(to_plugin), fallback));
+            out.extend(rendered(Destination::App(to_plugin), fallback));
         }
         out
     }

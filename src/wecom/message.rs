@@ -18,8 +18,6 @@ pub struct Recipients {
 pub enum RecipientsError {
     #[error("no recipients: give at least one of to_user, to_party, to_tag")]
     Empty,
-    #[error("{field} has {count} entries; WeCom accepts at most {max} in one message")]
-    TooMany { field: &'static str, count: usize, max: usize },
     #[error("{field} entry `{value}` is not valid: {why}")]
     Invalid { field: &'static str, value: String, why: &'static str },
 }
@@ -32,14 +30,6 @@ impl Recipients {
         let r = Recipients { users: clean(users), parties: clean(parties), tags: clean(tags) };
         if r.users.is_empty() && r.parties.is_empty() && r.tags.is_empty() {
             return Err(RecipientsError::Empty); // WeCom: 82001
-        }
-        // Limits of message/send: 1000 users (40032), 100 parties / tags (82002 / 82003).
-        for (field, list, max) in
-            [("to_user", &r.users, 1000), ("to_party", &r.parties, 100), ("to_tag", &r.tags, 100)]
-        {
-            if list.len() > max {
-                return Err(RecipientsError::TooMany { field, count: list.len(), max });
-            }
         }
         for u in &r.users {
             // A userid is 1–64 of `A-Za-z0-9-_.@` (40003); `|` would split it on the wire.
@@ -63,6 +53,19 @@ impl Recipients {
             }
         }
         Ok(r)
+    }
+
+    /// WeCom takes at most 1000 users, 100 departments and 100 tags in one message (40032,
+    /// 82002, 82003): longer lists go out as several messages.
+    pub fn split(&self) -> Vec<Recipients> {
+        let users: Vec<&[String]> = self.users.chunks(1000).collect();
+        let parties: Vec<&[String]> = self.parties.chunks(100).collect();
+        let tags: Vec<&[String]> = self.tags.chunks(100).collect();
+        let parts = users.len().max(parties.len()).max(tags.len());
+        let take = |chunks: &[&[String]], i: usize| chunks.get(i).map(|c| c.to_vec()).unwrap_or_default();
+        (0..parts)
+            .map(|i| Recipients { users: take(&users, i), parties: take(&parties, i), tags: take(&tags, i) })
+            .collect()
     }
 
     pub fn users(&self) -> &[String] {
@@ -170,6 +173,16 @@ impl From<SendResponse> for SendReceipt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_recipient_lists_are_split_into_messages_wecom_takes() {
+        let users: Vec<String> = (0..2500).map(|i| format!("u{i}")).collect();
+        let parties: Vec<String> = (0..150).map(|i| i.to_string()).collect();
+        let parts = Recipients::new(&users, &parties, &[]).unwrap().split();
+        let sizes: Vec<(usize, usize)> = parts.iter().map(|p| (p.users.len(), p.parties.len())).collect();
+        assert_eq!(sizes, [(1000, 100), (1000, 50), (500, 0)]);
+        assert_eq!(Recipients::new(&["a".into()], &[], &[]).unwrap().split().len(), 1);
+    }
 
     #[test]
     fn recipients_reject_ids_that_would_break_the_pipe_list() {

@@ -139,3 +139,26 @@ async fn a_repeated_idempotency_key_returns_the_first_id_and_sends_once() {
     app.final_status(first["id"].as_str().unwrap()).await;
     assert_eq!(sends(&wecom).await.len(), 1);
 }
+
+#[tokio::test]
+async fn more_than_1000_members_are_split_across_sends() {
+    let wecom = wecom_accepting_sends().await;
+    let mut s = settings(&wecom.uri());
+    // This test is about WeCom's list limit, not the per-member limit.
+    s.limits.per_member_per_minute = 1_000_000;
+    s.events.get_mut("user-added").unwrap().to_user = (0..1500).map(|i| format!("m{i}")).collect();
+    let app = spawn_app(s).await;
+
+    let response = app.notify_wait("user-added", &user("zoe")).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["targets"].as_array().unwrap().len(), 2);
+    let sent = sends(&wecom).await;
+    let mut sizes: Vec<usize> =
+        sent.iter().map(|s| s["touser"].as_str().unwrap().split('|').count()).collect();
+    sizes.sort();
+    assert_eq!(sizes, [500, 1000]);
+    let everyone: std::collections::BTreeSet<&str> =
+        sent.iter().flat_map(|s| s["touser"].as_str().unwrap().split('|')).collect();
+    assert_eq!(everyone.len(), 1500, "every member exactly once");
+}
