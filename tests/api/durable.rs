@@ -127,7 +127,9 @@ async fn a_flood_for_one_member_is_merged_never_over_30_a_minute_and_nobody_is_m
     let names: Vec<String> = (0..100).map(|i| format!("flood-{i:03}")).collect();
     let accepted = burst(&app.address, &names).await;
     assert_eq!(accepted.len(), 100);
-    emu.until(20, "every username in zhangsan's inbox", |h| {
+    // Usually within a second (29 singles, then one digest). When the burst is slow to arrive
+    // (a loaded machine), what comes after the first digest waits for the next minute's window.
+    emu.until(90, "every username in zhangsan's inbox", |h| {
         let text: String = h.received("zhangsan").iter().map(|m| m.content.clone() + "\n").collect();
         names.iter().all(|n| text.contains(n.as_str()))
     })
