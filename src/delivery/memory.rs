@@ -338,3 +338,121 @@ impl Store for MemoryStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::delivery::store::Held;
+
+    fn record(id: &str, key: Option<&str>, now: Millis) -> NewRecord {
+        // A version 1 payload, which every later relay still reads.
+        let payload = serde_json::from_value(serde_json::json!({
+            "v": 1, "msgtype": "text", "content": "新用户已加入：alice", "to_user": ["zhangsan"],
+            "summary": "alice", "label": "新用户"
+        }))
+        .unwrap();
+        NewRecord {
+            id: id.to_owned(),
+            event: "user-added".into(),
+            payload,
+            idempotency_key: key.map(str::to_owned),
+            now,
+        }
+    }
+
+    fn now<T>(f: BoxFuture<'_, Result<T, StoreError>>) -> Result<T, StoreError> {
+        f.now_or_never().expect("the memory store answers at once")
+    }
+
+    fn uuid(n: u128) -> String {
+        uuid::Uuid::from_u128(n).hyphenated().to_string()
+    }
+
+    #[test]
+    fn a_notification_goes_from_queued_to_sent_with_its_payload_intact() {
+        let store = MemoryStore::default();
+        let (older, newer) = (uuid(1 << 80), uuid(2 << 80));
+        assert_eq!(now(store.enqueue(record(&older, None, 10))).unwrap(), Enqueued::New);
+        assert_eq!(now(store.enqueue(record(&newer, None, 20))).unwrap(), Enqueued::New);
+        assert_eq!(now(store.next_due()).unwrap(), Some(10));
+
+        let jobs = now(store.claim(15, 10)).unwrap();
+        assert_eq!(jobs.len(), 1, "only the one due by 15");
+        assert_eq!(
+            (jobs[0].id.as_str(), jobs[0].attempts, jobs[0].event.as_str()),
+            (older.as_str(), 1, "user-added")
+        );
+        assert_eq!(jobs[0].payload, record(&older, None, 10).payload);
+
+        let finish = Change::Finish {
+            status: Status::Sent,
+            receipt: Some(SendReceipt { msgid: "m1".into(), ..Default::default() }),
+            error: None,
+            held: vec![],
+            sent_keys: vec!["zhangsan".into()],
+        };
+        now(store.update(older.clone(), 30, finish)).unwrap();
+        let view = now(store.get(older.clone())).unwrap().unwrap();
+        assert_eq!(
+            (view.id.as_str(), view.status, view.msgid.as_deref()),
+            (older.as_str(), Status::Sent, Some("m1"))
+        );
+        let listed: Vec<String> = now(store.list(None, 10)).unwrap().into_iter().map(|v| v.id).collect();
+        assert_eq!(listed, [newer.clone(), older.clone()], "newest first");
+        assert_eq!(now(store.sends_since(0)).unwrap(), [("zhangsan".to_owned(), 30)]);
+    }
+
+    #[test]
+    fn a_repeated_key_returns_the_first_id_and_unknown_ids_are_not_found() {
+        let store = MemoryStore::default();
+        let first = uuid(0xabc);
+        now(store.enqueue(record(&first, Some("k"), 1))).unwrap();
+        assert_eq!(
+            now(store.enqueue(record(&uuid(8), Some("k"), 2))).unwrap(),
+            Enqueued::Existing(first.clone())
+        );
+        assert!(now(store.get(first.to_uppercase())).unwrap().is_none(), "ids are matched exactly");
+        assert!(now(store.get("not-an-id".into())).unwrap().is_none());
+        assert_eq!(now(store.requeue("not-an-id".into(), 3)).unwrap(), Requeue::NotFound);
+        assert!(now(store.enqueue(record("not-an-id", None, 1))).is_err());
+    }
+
+    #[test]
+    fn retries_keep_the_error_and_a_failed_merge_keeps_the_held_items() {
+        let store = MemoryStore::default();
+        let id = uuid(9);
+        now(store.enqueue(record(&id, None, 1))).unwrap();
+        now(store.claim(1, 1)).unwrap();
+        let error = Failure { error: "timeout".into(), errcode: None, errmsg: None, hint: "wait".into() };
+        now(store.update(id.clone(), 2, Change::Retry { at: 50, error: error.clone(), ambiguous: true }))
+            .unwrap();
+        let view = now(store.get(id.clone())).unwrap().unwrap();
+        assert_eq!((view.status, view.last_error), (Status::Queued, Some(error)));
+        assert!(now(store.claim(50, 1)).unwrap()[0].ambiguous);
+
+        let held = Held {
+            key: "zhangsan".into(),
+            notification_id: id.clone(),
+            event: "user-added".into(),
+            label: "新用户".into(),
+            summary: "alice".into(),
+            created_at: 60,
+        };
+        let finish = Change::Finish {
+            status: Status::Sent,
+            receipt: None,
+            error: None,
+            held: vec![held],
+            sent_keys: vec![],
+        };
+        now(store.update(id, 60, finish)).unwrap();
+        let items = now(store.held("zhangsan".into())).unwrap();
+        assert!(now(store.merge_held(vec![items[0].seq], vec![record("bad", None, 70)])).is_err());
+        assert_eq!(now(store.held("zhangsan".into())).unwrap(), items, "nothing merged");
+        now(store.merge_held(vec![items[0].seq], vec![record(&uuid(10), None, 70)])).unwrap();
+        assert!(now(store.held("zhangsan".into())).unwrap().is_empty());
+        assert_eq!(now(store.next_due()).unwrap(), Some(70));
+    }
+}
