@@ -6,6 +6,7 @@
 #   bench/ingest.sh            (needs wrk: apt-get install wrk)
 #   DURATION=30s CONNECTIONS=64 bench/ingest.sh
 #   QUEUES=sqlite bench/ingest.sh                 (one queue only)
+#   BIN=/tmp/old/wecom-relay bench/ingest.sh      (a given build, e.g. to compare before/after)
 #   QUEUE_CAPACITY=1000000 bench/ingest.sh        (ingest alone: delivery to the emulator is slower
 #                                                  than ingest, so the default 100000 unfinished fill
 #                                                  up within seconds and the rest are 503s, "failed")
@@ -20,8 +21,10 @@ CAPACITY=${QUEUE_CAPACITY:+[delivery]
 queue_capacity = $QUEUE_CAPACITY}
 command -v wrk >/dev/null || { echo "bench/ingest.sh needs wrk: apt-get install wrk" >&2; exit 1; }
 
-cargo build --release --quiet
-BIN=${CARGO_TARGET_DIR:-target}/release/wecom-relay
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=${CARGO_TARGET_DIR:-target}/release/wecom-relay
+fi
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
