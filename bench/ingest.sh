@@ -5,14 +5,26 @@
 #
 #   bench/ingest.sh            (needs wrk: apt-get install wrk)
 #   DURATION=30s CONNECTIONS=64 bench/ingest.sh
+#   QUEUES=sqlite bench/ingest.sh                 (one queue only)
+#   BIN=/tmp/old/wecom-relay bench/ingest.sh      (a given build, e.g. to compare before/after)
+#   QUEUE_CAPACITY=1000000 bench/ingest.sh        (ingest alone: delivery to the emulator is slower
+#                                                  than ingest, so the default 100000 unfinished fill
+#                                                  up within seconds and the rest are 503s, "failed")
+# Builds into $CARGO_TARGET_DIR when set. The load average is printed because on a shared machine
+# it moves these figures more than most changes do.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
+QUEUES=${QUEUES:-sqlite memory}
+CAPACITY=${QUEUE_CAPACITY:+[delivery]
+queue_capacity = $QUEUE_CAPACITY}
 command -v wrk >/dev/null || { echo "bench/ingest.sh needs wrk: apt-get install wrk" >&2; exit 1; }
 
-cargo build --release --quiet
-BIN=target/release/wecom-relay
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=${CARGO_TARGET_DIR:-target}/release/wecom-relay
+fi
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
@@ -67,6 +79,7 @@ per_member_per_hour = 100000000
 [events.user-added]
 template = "user-added.txt"
 to_user = ["zhangsan"]
+$CAPACITY
 TOML
   RUST_LOG=warn WECOM_RELAY_WECOM__SECRET=$SECRET "$BIN" serve --config "$WORK/relay-$1.toml" &
   local pid=$!
@@ -83,7 +96,6 @@ TOML
       r["p50_us"] / 1000, r["p99_us"] / 1000, r["failed"], rss / 1024, d }'
 }
 
-echo "POST /notify/user-added, $CONNECTIONS connections, $DURATION per queue, $(nproc) cores; delivering to the emulator meanwhile"
+echo "POST /notify/user-added, $CONNECTIONS connections, $DURATION per queue, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); queue_capacity ${QUEUE_CAPACITY:-default}; delivering to the emulator meanwhile"
 printf "%-8s %12s %10s %10s %8s %10s %12s\n" queue "accepted/s" "p50 ms" "p99 ms" failed "peak RSS MB" "delivered"
-run sqlite
-run memory
+for queue in $QUEUES; do run "$queue"; done

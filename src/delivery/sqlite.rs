@@ -1,9 +1,15 @@
 //! The embedded durable store: SQLite in WAL mode with `synchronous=FULL`. One writer thread owns
-//! the connection and commits every waiting request in one transaction (group commit), so that
-//! concurrent requests share one fsync; a caller hears back only after its commit.
+//! the write connection and commits every waiting request in one transaction (group commit), so
+//! that concurrent requests share one fsync; a caller hears back only after its commit. Reads that
+//! change nothing run on a second connection and thread, so that they neither wait for a commit
+//! nor lengthen one; a third thread copies the WAL into the database (checkpoints) outside the
+//! commits.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -19,6 +25,17 @@ const APPLICATION_ID: i32 = 0x5752_4C59; // "WRLY"
 const SCHEMA_VERSION: i32 = 1;
 /// Most requests committed together; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;
+/// WAL frames (pages) after which the writer itself completes a checkpoint, so that the WAL
+/// starts over from its beginning (SQLite's own `wal_autocheckpoint` default). Under steady
+/// writes the checkpointer thread has copied nearly all of them by then.
+const WAL_RESTART_FRAMES: i64 = 1000;
+/// The checkpointer's rest between checkpoints: each one ends with an fsync of the database
+/// file, which should not compete with every commit's fsync of the WAL.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(50);
+/// Prepared statements kept per connection (rusqlite's default is 16).
+const STATEMENT_CACHE: usize = 64;
+/// How often the writer logs its group-commit figures (at debug level).
+const STATS_EVERY: Duration = Duration::from_secs(10);
 
 const SCHEMA: &str = "
 CREATE TABLE notifications (
@@ -47,12 +64,18 @@ CREATE TABLE sends (key TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX sends_at ON sends(at);
 ";
 
-/// A unit of work for the writer: runs inside the batch's transaction and returns what to tell
-/// the caller once the commit has (or has not) happened.
-type Op = Box<dyn FnOnce(&Connection) -> (bool, Box<dyn FnOnce(Option<&StoreError>) + Send>) + Send>;
+/// What to tell a writer's caller once its batch has (or has not) been committed.
+type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+/// A unit of work for the writer: runs inside the batch's transaction and says whether it
+/// succeeded (a failed one is rolled back alone) and what to reply after the commit.
+type Op = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// A read for the reader thread: runs on its own connection, outside any write transaction, and
+/// sees everything committed so far.
+type ReadOp = Box<dyn FnOnce(&Connection) + Send>;
 
 pub struct SqliteStore {
     ops: mpsc::Sender<Op>,
+    reads: mpsc::Sender<ReadOp>,
 }
 
 impl SqliteStore {
@@ -60,14 +83,33 @@ impl SqliteStore {
     /// refused with the reason and left exactly as it was.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let conn = open_checked(path)?;
+        let reader = open_more(path, "reads")?;
+        let checkpoints = open_more(path, "checkpoints")?;
+        let tune = || -> rusqlite::Result<()> {
+            reader.pragma_update(None, "query_only", true)?;
+            // Checkpoints are the checkpointer's: none in the middle of a commit.
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+        };
+        tune().map_err(|e| StoreError(format!("cannot prepare queue.path `{}`: {e}", path.display())))?;
+        let overdue = Arc::new(AtomicBool::new(false));
+        let (wake, woken) = mpsc::sync_channel(1);
         let (ops, rx) = mpsc::channel::<Op>();
-        std::thread::Builder::new()
-            .name("queue-writer".into())
-            .spawn(move || writer(conn, rx))
-            .map_err(|e| StoreError(format!("cannot start the queue writer: {e}")))?;
-        Ok(SqliteStore { ops })
+        let (reads, read_rx) = mpsc::channel::<ReadOp>();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(f)
+                .map(drop)
+                .map_err(|e| StoreError(format!("cannot start the {name} thread: {e}")))
+        };
+        let to_writer = Checkpoints { wake, overdue: overdue.clone() };
+        spawn("queue-writer", Box::new(move || writer(conn, rx, to_writer)))?;
+        spawn("queue-reader", Box::new(move || reader_loop(reader, read_rx)))?;
+        spawn("queue-checkpoint", Box::new(move || checkpointer(checkpoints, woken, overdue)))?;
+        Ok(SqliteStore { ops, reads })
     }
 
+    /// Runs `f` in the writer's next batch; answers once that batch is committed.
     fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -84,12 +126,28 @@ impl SqliteStore {
                 };
                 let _ = tx.send(outcome);
             });
-            (ok, reply as Box<dyn FnOnce(Option<&StoreError>) + Send>)
+            (ok, reply as Reply)
         });
         if self.ops.send(op).is_err() {
             return std::future::ready(Err(StoreError("the queue writer has stopped".into()))).boxed();
         }
         async move { rx.await.unwrap_or_else(|_| Err(StoreError("the queue did not record the request".into()))) }
+            .boxed()
+    }
+
+    /// Runs the read-only `f` on the reader's connection.
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, StoreError>> {
+        let (tx, rx) = oneshot::channel();
+        let op: ReadOp = Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(|e| StoreError(e.to_string())));
+        });
+        if self.reads.send(op).is_err() {
+            return std::future::ready(Err(StoreError("the queue reader has stopped".into()))).boxed();
+        }
+        async move { rx.await.unwrap_or_else(|_| Err(StoreError("the queue did not answer the read".into()))) }
             .boxed()
     }
 }
@@ -146,42 +204,142 @@ fn open_checked(path: &Path) -> Result<Connection, StoreError> {
         Ok(())
     };
     setup().map_err(|e| StoreError(format!("cannot prepare queue.path `{shown}`: {e}")))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
 
-fn writer(mut conn: Connection, rx: mpsc::Receiver<Op>) {
+/// Another connection to the queue that `open_checked` has checked and set up.
+fn open_more(path: &Path, purpose: &str) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let setup = || -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(path, flags)?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "busy_timeout", 5000)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    };
+    setup().map_err(|e| StoreError(format!("cannot open queue.path `{}` for {purpose}: {e}", path.display())))
+}
+
+/// The writer's side of checkpointing: it wakes the checkpointer after each commit, and completes
+/// a checkpoint itself when the checkpointer says that the WAL has grown past its restart size.
+struct Checkpoints {
+    wake: mpsc::SyncSender<()>,
+    overdue: Arc<AtomicBool>,
+}
+
+fn writer(mut conn: Connection, rx: mpsc::Receiver<Op>, checkpoints: Checkpoints) {
+    let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
+    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    let mut stats = Stats::default();
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
-        }
-        let mut replies = Vec::with_capacity(batch.len());
+        batch.push(first);
+        batch.extend(rx.try_iter().take(MAX_BATCH - 1));
+        let started = Instant::now();
+        let requests = batch.len();
+        let mut committing = started;
         let commit = (|| -> rusqlite::Result<()> {
-            let mut txn = conn.transaction()?;
+            let txn = conn.transaction()?;
             for op in batch.drain(..) {
-                // A savepoint per request: one failing request does not spoil the others.
-                let sp = txn.savepoint()?;
-                let (ok, reply) = op(&sp);
-                if ok {
-                    sp.commit()?;
+                // A savepoint per request, so that one failing request does not spoil the others;
+                // prepared once (rusqlite's `Savepoint` parses its SQL on every use).
+                txn.prepare_cached("SAVEPOINT request")?.execute([])?;
+                let (ok, reply) = op(&txn);
+                if !ok {
+                    txn.prepare_cached("ROLLBACK TO request")?.execute([])?;
                 }
+                txn.prepare_cached("RELEASE request")?.execute([])?;
                 replies.push(reply);
             }
+            committing = Instant::now();
             txn.commit()
         })();
+        stats.add(requests, committing - started, committing.elapsed());
         let error = commit.err().map(|e| StoreError(format!("commit failed: {e}")));
         if let Some(e) = &error {
             log::error!("{e}");
         }
-        for reply in replies {
+        for reply in replies.drain(..) {
             reply(error.as_ref());
         }
         // Requests not reached because the transaction broke off are dropped unanswered: their
         // callers get "the queue did not record the request".
-        drop(batch);
+        batch.clear();
+        if checkpoints.overdue.swap(false, Ordering::Relaxed) {
+            // Nothing is appended meanwhile, so this completes, and the next transaction starts
+            // the WAL over; the checkpointer has already copied most of it.
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                log::warn!("queue checkpoint failed: {e}");
+            }
+        }
+        let _ = checkpoints.wake.try_send(());
+        stats.log_every(STATS_EVERY);
+    }
+}
+
+/// Group-commit figures, logged now and then at debug level: how many requests share a commit and
+/// where the writer's time goes.
+#[derive(Default)]
+struct Stats {
+    since: Option<Instant>,
+    commits: u64,
+    requests: u64,
+    largest: usize,
+    running: Duration,
+    committing: Duration,
+    slowest_commit: Duration,
+}
+
+impl Stats {
+    fn add(&mut self, requests: usize, running: Duration, committing: Duration) {
+        self.since.get_or_insert_with(Instant::now);
+        self.commits += 1;
+        self.requests += requests as u64;
+        self.largest = self.largest.max(requests);
+        self.running += running;
+        self.committing += committing;
+        self.slowest_commit = self.slowest_commit.max(committing);
+    }
+
+    fn log_every(&mut self, every: Duration) {
+        let Some(since) = self.since.filter(|s| s.elapsed() >= every) else { return };
+        let secs = since.elapsed().as_secs_f64();
+        let per_commit = |d: Duration| d.as_secs_f64() * 1000.0 / self.commits as f64;
+        log::debug!(
+            "queue writer: {:.0} commits/s, {:.0} requests/s, {:.1} requests a commit (largest {}), \
+             {:.2} ms running and {:.2} ms committing a batch (slowest commit {:.1} ms), busy {:.0}%",
+            self.commits as f64 / secs,
+            self.requests as f64 / secs,
+            self.requests as f64 / self.commits as f64,
+            self.largest,
+            per_commit(self.running),
+            per_commit(self.committing),
+            self.slowest_commit.as_secs_f64() * 1000.0,
+            (self.running + self.committing).as_secs_f64() * 100.0 / secs,
+        );
+        *self = Stats::default();
+    }
+}
+
+fn reader_loop(conn: Connection, rx: mpsc::Receiver<ReadOp>) {
+    while let Ok(op) = rx.recv() {
+        op(&conn);
+    }
+}
+
+/// Copies committed WAL frames into the database file while the writer goes on committing, so
+/// that a commit rarely pays for a checkpoint. A passive checkpoint never blocks the writer; it
+/// cannot finish while the writer appends, so when the WAL has grown past `WAL_RESTART_FRAMES`
+/// the writer is asked to complete one between two batches.
+fn checkpointer(conn: Connection, woken: mpsc::Receiver<()>, overdue: Arc<AtomicBool>) {
+    while woken.recv().is_ok() {
+        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+        match frames {
+            Ok(frames) if frames >= WAL_RESTART_FRAMES => overdue.store(true, Ordering::Relaxed),
+            Ok(_) => {}
+            Err(e) => log::warn!("queue checkpoint failed: {e}"),
+        }
+        std::thread::sleep(CHECKPOINT_PAUSE);
     }
 }
 
@@ -252,9 +410,12 @@ impl Store for SqliteStore {
 
     fn claim(&self, now: Millis, limit: usize) -> BoxFuture<'_, Result<Vec<Job>, StoreError>> {
         self.run(move |c| {
+            // Named indexes: without statistics the planner prefers `notifications_status` and then
+            // reads and sorts every queued row, on every claim (and in `next_due`).
             let mut stmt = c.prepare_cached(
                 "UPDATE notifications SET status = 'sending', attempts = attempts + 1, updated_at = ?1
-                 WHERE id IN (SELECT id FROM notifications WHERE status = 'queued' AND next_at <= ?1
+                 WHERE id IN (SELECT id FROM notifications INDEXED BY notifications_due
+                              WHERE status = 'queued' AND next_at <= ?1
                               ORDER BY next_at LIMIT ?2)
                  RETURNING id, event, payload, attempts, ambiguous, created_at",
             )?;
@@ -318,7 +479,7 @@ impl Store for SqliteStore {
     }
 
     fn get(&self, id: String) -> BoxFuture<'_, Result<Option<NotificationView>, StoreError>> {
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(&format!("SELECT {VIEW_COLUMNS} FROM notifications WHERE id = ?1"))?
                 .query_row([id], view)
                 .optional()
@@ -330,7 +491,7 @@ impl Store for SqliteStore {
         status: Option<Status>,
         limit: usize,
     ) -> BoxFuture<'_, Result<Vec<NotificationView>, StoreError>> {
-        self.run(move |c| {
+        self.read(move |c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {VIEW_COLUMNS} FROM notifications WHERE ?1 IS NULL OR status = ?1 ORDER BY id DESC LIMIT ?2"
             ))?;
@@ -370,14 +531,16 @@ impl Store for SqliteStore {
     }
 
     fn next_due(&self) -> BoxFuture<'_, Result<Option<Millis>, StoreError>> {
-        self.run(|c| {
-            c.prepare_cached("SELECT min(next_at) FROM notifications WHERE status = 'queued'")?
-                .query_row([], |r| r.get(0))
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT min(next_at) FROM notifications INDEXED BY notifications_due WHERE status = 'queued'",
+            )?
+            .query_row([], |r| r.get(0))
         })
     }
 
     fn held_keys(&self) -> BoxFuture<'_, Result<Vec<String>, StoreError>> {
-        self.run(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare_cached("SELECT DISTINCT key FROM held")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect()
@@ -385,7 +548,7 @@ impl Store for SqliteStore {
     }
 
     fn held(&self, key: String) -> BoxFuture<'_, Result<Vec<StoredHeld>, StoreError>> {
-        self.run(move |c| {
+        self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, key, notification_id, event, label, summary, created_at FROM held
                  WHERE key = ?1 ORDER BY seq",
@@ -421,7 +584,7 @@ impl Store for SqliteStore {
     }
 
     fn sends_since(&self, since: Millis) -> BoxFuture<'_, Result<Vec<(String, Millis)>, StoreError>> {
-        self.run(move |c| {
+        self.read(move |c| {
             let mut stmt = c.prepare_cached("SELECT key, at FROM sends WHERE at >= ?1 ORDER BY at")?;
             let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
@@ -429,7 +592,7 @@ impl Store for SqliteStore {
     }
 
     fn oldest_unfinished(&self) -> BoxFuture<'_, Result<Option<Millis>, StoreError>> {
-        self.run(|c| {
+        self.read(|c| {
             c.prepare_cached(
                 "SELECT min(created_at) FROM notifications WHERE status IN ('queued', 'sending')",
             )?
