@@ -68,6 +68,8 @@ struct Shared {
     waiters: Mutex<HashMap<String, Vec<oneshot::Sender<Outcome>>>>,
     unfinished: AtomicUsize,
     stopping: AtomicBool,
+    /// The worker loop is about to sleep (set before it looks for due work one last time).
+    idle: AtomicBool,
 }
 
 impl Shared {
@@ -113,14 +115,16 @@ impl Delivery {
             waiters: Mutex::default(),
             unfinished: AtomicUsize::new(unfinished),
             stopping: AtomicBool::new(false),
+            idle: AtomicBool::new(false),
         });
         let worker = Worker::start(settings, store.clone(), client, shared.clone()).await?;
         let delivery = Delivery {
             store,
             shared,
             capacity: settings.delivery.queue_capacity,
+            // Identical notifications are rare and repeat soon; 10k entries cover them in a few MB.
             recent: moka::sync::Cache::builder()
-                .max_capacity(100_000)
+                .max_capacity(10_000)
                 .time_to_live(settings.delivery.duplicate_check_window)
                 .build(),
         };
@@ -182,7 +186,11 @@ impl Delivery {
                 }
             }
         }
-        self.shared.wake.notify_one();
+        // Only an idle worker needs waking: a busy one claims again before it sleeps. Waking it
+        // for every request costs a thread switch each.
+        if self.shared.idle.swap(false, Ordering::SeqCst) {
+            self.shared.wake.notify_one();
+        }
         // A store failure after some targets were stored: the caller retries, and the
         // Idempotency-Key (which darkerserver's client always sends) keeps them from repeating.
         match first_error {

@@ -135,6 +135,8 @@ async fn run(inner: Arc<Inner>, permits: Arc<Semaphore>) {
         if claimed > 0 && claimed == free {
             continue; // there may be more due right now
         }
+        // Idle from here: a submit from now on wakes us, and one before is seen by next_due.
+        inner.shared.idle.store(true, Ordering::SeqCst);
         let pause = match inner.store.next_due().await {
             Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(0, 500) as u64),
             _ => IDLE_POLL,
@@ -148,6 +150,7 @@ async fn run(inner: Arc<Inner>, permits: Arc<Semaphore>) {
             _ = inner.shared.wake.notified() => {}
             _ = tokio::time::sleep(pause) => {}
         }
+        inner.shared.idle.store(false, Ordering::SeqCst);
     }
 }
 
