@@ -33,6 +33,15 @@ fn is_jpg_or_png(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0xFF, 0xD8, 0xFF]) || bytes.starts_with(b"\x89PNG\r\n\x1a\n")
 }
 
+/// An app message's attachment: its kind, source and WeCom's size limit for it.
+fn app_attachment(body: &Body) -> Option<(MsgType, &str, usize)> {
+    match body {
+        Body::Image { source } => Some((MsgType::Image, source, 10 * MB)),
+        Body::File { source } => Some((MsgType::File, source, 20 * MB)),
+        _ => None,
+    }
+}
+
 fn media_error(detail: String) -> WeComError {
     WeComError::Media { detail }
 }
@@ -97,11 +106,7 @@ impl WeComClient {
         body: &Body,
         token: &AccessToken,
     ) -> Result<Option<String>, WeComError> {
-        let (kind, source, max) = match body {
-            Body::Image { source } => (MsgType::Image, source, 10 * MB),
-            Body::File { source } => (MsgType::File, source, 20 * MB),
-            _ => return Ok(None),
-        };
+        let Some((kind, source, max)) = app_attachment(body) else { return Ok(None) };
         let loaded = self.load(source, kind, max).await?;
         let key = (kind, loaded.md5.clone());
         if let Some(id) = self.media.get(&key).await {
@@ -120,11 +125,7 @@ impl WeComClient {
 
     /// Drops the cached media_id of this body; true if there was one to drop.
     pub(super) async fn forget_media(&self, body: &Body) -> bool {
-        let (kind, source, max) = match body {
-            Body::Image { source } => (MsgType::Image, source, 10 * MB),
-            Body::File { source } => (MsgType::File, source, 20 * MB),
-            _ => return false,
-        };
+        let Some((kind, source, max)) = app_attachment(body) else { return false };
         match self.load(source, kind, max).await {
             Ok(loaded) => self.media.remove(&(kind, loaded.md5)).await.is_some(),
             Err(_) => false,

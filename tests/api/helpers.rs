@@ -138,6 +138,25 @@ pub async fn get_json(base: &str, path: &str) -> Value {
     response.json().await.expect("a JSON answer")
 }
 
+/// WeCom refuses `tok-1` with `code` (as it does for a token revoked or expired early) and accepts
+/// any later token.
+pub async fn wecom_refusing_first_token(code: i64, errmsg: &str) -> MockServer {
+    let wecom = fake_wecom().await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/message/send"))
+        .and(wiremock::matchers::query_param("access_token", "tok-1"))
+        .respond_with(errcode(code, errmsg))
+        .with_priority(1)
+        .mount(&wecom)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/message/send"))
+        .respond_with(send_ok())
+        .mount(&wecom)
+        .await;
+    wecom
+}
+
 pub fn send_ok() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({
         "errcode": 0, "errmsg": "ok", "invaliduser": "", "invalidparty": "", "invalidtag": "", "msgid": "msg-1"

@@ -96,24 +96,12 @@ fn render_prints_the_message_without_sending() {
 #[tokio::test]
 async fn debug_logs_and_responses_never_show_the_secret_or_a_token() {
     // A WeCom that revokes the first token, then fails once with a server error.
-    let wecom = fake_wecom().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .and(wiremock::matchers::query_param("access_token", "tok-1"))
-        .respond_with(errcode(40014, "invalid access_token"))
-        .with_priority(1)
-        .mount(&wecom)
-        .await;
+    let wecom = wecom_refusing_first_token(40014, "invalid access_token").await;
     Mock::given(method("POST"))
         .and(path("/cgi-bin/message/send"))
         .respond_with(wiremock::ResponseTemplate::new(502))
         .up_to_n_times(1)
         .with_priority(2)
-        .mount(&wecom)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
         .mount(&wecom)
         .await;
 

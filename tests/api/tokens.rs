@@ -2,7 +2,7 @@
 //! never looped on when WeCom refuses the secret.
 
 use serde_json::Value;
-use wiremock::matchers::{method, path, query_param};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::*;
@@ -29,25 +29,6 @@ async fn fifty_concurrent_notifications_cause_exactly_one_gettoken() {
     }
     assert_eq!(gettoken_calls(&wecom).await, 1);
     assert_eq!(sends(&wecom).await.len(), 50);
-}
-
-/// WeCom refuses `tok-1` with `code` (as it does for a token revoked or expired early) and accepts
-/// any later token.
-async fn wecom_refusing_first_token(code: i64, errmsg: &str) -> MockServer {
-    let wecom = fake_wecom().await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .and(query_param("access_token", "tok-1"))
-        .respond_with(errcode(code, errmsg))
-        .with_priority(1)
-        .mount(&wecom)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/cgi-bin/message/send"))
-        .respond_with(send_ok())
-        .mount(&wecom)
-        .await;
-    wecom
 }
 
 async fn refreshed_and_delivered_once(code: i64, errmsg: &str) {
