@@ -215,12 +215,23 @@ async fn a_robot_gets_at_most_20_a_minute_and_the_rest_wait() {
         ids.push(r["id"].as_str().unwrap().to_owned());
     }
     emu.until(10, "20 robot messages", |h| h.counters().webhook >= 20).await;
-    for id in &ids[..20] {
-        assert_eq!(app.final_status(id).await["status"], "sent");
+    // Which 20 go first is up to the workers; what matters is 20 sent and 2 waiting, unharmed.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut statuses = Vec::new();
+        for id in &ids {
+            let view = get_json(&app.address, &format!("/notifications/{id}")).await;
+            assert!(view["last_error"].is_null(), "waiting is not an error: {view}");
+            statuses.push(view["status"].as_str().unwrap().to_owned());
+        }
+        let sent = statuses.iter().filter(|s| *s == "sent").count();
+        let queued = statuses.iter().filter(|s| *s == "queued").count();
+        if (sent, queued) == (20, 2) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "expected 20 sent and 2 queued: {statuses:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let waiting = get_json(&app.address, &format!("/notifications/{}", ids[21])).await;
-    assert_eq!(waiting["status"], "queued", "{waiting}");
-    assert!(waiting["last_error"].is_null(), "waiting is not an error: {waiting}");
     assert_eq!(emu.handle.counters().webhook, 20, "no 21st call within the minute");
 }
 
