@@ -85,14 +85,17 @@ pub async fn notify(
             ApiError::Unavailable { message: format!("{other}; try again shortly"), retry_after_secs: 5 }
         }
     })?;
-    let first = accepted[0].id.clone();
+    let Some(head) = accepted.first() else {
+        return Err(ApiError::Internal(format!("event {event} rendered no message: check its targets")));
+    };
+    let (first, duplicate) = (head.id.clone(), head.duplicate);
     if !wait {
         let list: Vec<Value> =
             accepted.iter().zip(&targets).map(|(a, t)| json!({ "id": a.id, "target": t })).collect();
         return Ok(HttpResponse::Accepted().json(json!({
             "id": first,
             "status": "queued",
-            "duplicate": accepted[0].duplicate,
+            "duplicate": duplicate,
             "targets": list,
         })));
     }
