@@ -70,6 +70,18 @@ impl TestApp {
             .expect("relay answers")
     }
 
+    /// POSTs `body` as it is, with the given Content-Type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(AUTH)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("relay answers")
+    }
+
     /// Polls `GET /notifications/{id}` until `status` is terminal, with a deadline.
     pub async fn final_status(&self, id: &str) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

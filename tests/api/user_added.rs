@@ -73,14 +73,8 @@ async fn a_manual_alert_takes_plain_text_or_json_with_its_own_recipients() {
 
     // What `curl -d 'disk full' ...` sends.
     let response = app
-        .http
-        .post(format!("{}/notify/alert?wait=true", app.address))
-        .bearer_auth(AUTH)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("disk /var is 97% full")
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/notify/alert?wait=true", "application/x-www-form-urlencoded", "disk /var is 97% full")
+        .await;
     assert_eq!(response.status(), 200);
     let response = app
         .notify_wait(

@@ -74,26 +74,10 @@ async fn bodies_over_the_limit_get_413_and_non_json_gets_415() {
     let e = error_of(app.notify("user-added", &big).await, 413).await;
     assert!(e.contains("max_body_bytes (1024 bytes)"), "{e}");
 
-    let response = app
-        .http
-        .post(format!("{}/notify/user-added", app.address))
-        .bearer_auth(AUTH)
-        .header("Content-Type", "text/xml")
-        .body("<user/>")
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_raw("/notify/user-added", "text/xml", "<user/>").await;
     let e = error_of(response, 415).await;
     assert!(e.contains("application/json"), "{e}");
-    let response = app
-        .http
-        .post(format!("{}/notify/user-added", app.address))
-        .bearer_auth(AUTH)
-        .header("Content-Type", "text/plain")
-        .body("alice")
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_raw("/notify/user-added", "text/plain", "alice").await;
     let e = error_of(response, 415).await;
     assert!(e.contains("only `alert` also takes text/plain"), "{e}");
     assert!(sends(&wecom).await.is_empty());
